@@ -1,0 +1,41 @@
+# Everything runs from a virtualenv in .venv, created on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install the package with its test tools
+
+run: $(STAMP) ## the demo: broker, worker, seeds/ enriched and shown, clean stop
+	$(VENV)/bin/streams run
+
+broker: $(STAMP) ## start the local Kafka broker (fetches its jars on first use)
+	$(VENV)/bin/streams broker start
+
+test: broker ## the test suite, against the real broker
+	$(PY) -m pytest
+
+lint: $(STAMP) ## ruff and mypy
+	$(VENV)/bin/ruff check streams tests benchmarks
+	$(VENV)/bin/ruff format --check streams tests benchmarks
+	$(VENV)/bin/mypy
+
+bench: $(STAMP) ## the benchmarks (quality and speed), printed as Markdown
+	$(PY) benchmarks/langid_eval.py
+
+clean: ## stop the broker and remove the virtualenv and caches
+	-$(VENV)/bin/streams broker stop
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache streams-data
+
+.PHONY: help setup run broker test lint bench clean

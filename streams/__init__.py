@@ -1,0 +1,5 @@
+"""News article enrichment on Apache Kafka."""
+
+__all__ = ["__version__"]
+
+__version__ = "0.1.0"

@@ -1,0 +1,281 @@
+"""The local single-node Kafka (KRaft): fetch its jars with Maven, format, start, stop.
+
+Everything lives under `settings.broker_home`, outside the repository: `lib/` holds the
+jars Maven copied, `data/` the log directories, `broker.log` what the JVM printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from streams.errors import BrokerError
+from streams.settings import Settings
+from streams.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+KAFKA_VERSION = "3.9.1"
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerPaths:
+    """Where the local broker keeps its jars, storage, configuration and process id."""
+
+    home: Path
+
+    @property
+    def lib(self) -> Path:
+        return self.home / "lib" / KAFKA_VERSION
+
+    @property
+    def data(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def config(self) -> Path:
+        return self.home / "server.properties"
+
+    @property
+    def log4j(self) -> Path:
+        return self.home / "log4j.properties"
+
+    @property
+    def log(self) -> Path:
+        return self.home / "broker.log"
+
+    @property
+    def pid(self) -> Path:
+        return self.home / "broker.pid"
+
+
+def is_local(settings: Settings) -> bool:
+    """True when the bootstrap address is one the local broker can serve."""
+    host = settings.kafka_bootstrap.split(",")[0].rsplit(":", 1)[0]
+    return host in LOCAL_HOSTS
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def running_pid(paths: BrokerPaths) -> int | None:
+    """The pid of our broker if its process is alive, else None (a stale file is removed)."""
+    try:
+        pid = int(paths.pid.read_text().strip())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        paths.pid.unlink(missing_ok=True)
+        return None
+    except PermissionError:
+        return None
+    return pid
+
+
+def _require(tool: str) -> str:
+    found = shutil.which(tool)
+    if found is None:
+        raise BrokerError(f"`{tool}` is not on PATH; install it to run the local Kafka broker")
+    return found
+
+
+def fetch_jars(paths: BrokerPaths) -> None:
+    """Copy the broker's runtime classpath from Maven Central once; later starts reuse it."""
+    done = paths.lib / ".complete"
+    if done.exists():
+        return
+    mvn = _require("mvn")
+    paths.lib.mkdir(parents=True, exist_ok=True)
+    with resources.as_file(resources.files("streams") / "pom.xml") as pom:
+        log.info("fetching Kafka %s jars into %s", KAFKA_VERSION, paths.lib)
+        result = subprocess.run(
+            [
+                mvn,
+                "--batch-mode",
+                "--quiet",
+                "-f",
+                str(pom),
+                "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies",
+                f"-DoutputDirectory={paths.lib}",
+                "-DincludeScope=runtime",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if result.returncode != 0:
+        last = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["no output"]
+        raise BrokerError(f"mvn could not fetch the Kafka jars: {last[0]}")
+    done.touch()
+
+
+def server_properties(settings: Settings, paths: BrokerPaths) -> str:
+    """A single-node KRaft configuration that lets exactly-once work on one replica."""
+    port, controller = settings.local_broker_port, settings.broker_controller_port
+    lines = [
+        "process.roles=broker,controller",
+        "node.id=1",
+        f"controller.quorum.voters=1@127.0.0.1:{controller}",
+        f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
+        f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names=CONTROLLER",
+        "inter.broker.listener.name=PLAINTEXT",
+        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,"
+        "SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL",
+        f"log.dirs={paths.data}",
+        f"num.partitions={settings.partitions}",
+        "auto.create.topics.enable=false",
+        "offsets.topic.replication.factor=1",
+        "offsets.topic.num.partitions=10",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "transaction.state.log.num.partitions=10",
+        "group.initial.rebalance.delay.ms=0",
+        "group.min.session.timeout.ms=1000",
+        f"message.max.bytes={settings.max_message_bytes + 65536}",
+        f"replica.fetch.max.bytes={settings.max_message_bytes + 65536}",
+        "log.retention.hours=168",
+    ]
+    lines += [line.strip() for line in settings.broker_extra_properties.split(";") if line.strip()]
+    return "\n".join(lines) + "\n"
+
+
+LOG4J = """\
+log4j.rootLogger=WARN, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.server.KafkaServer=INFO
+log4j.logger.kafka.server.KafkaRaftServer=INFO
+"""
+
+
+def _java(paths: BrokerPaths, main: str, *args: str) -> list[str]:
+    return [
+        _require("java"),
+        "-Xms256m",
+        "-Xmx1g",
+        "-XX:+UseG1GC",
+        f"-Dlog4j.configuration=file:{paths.log4j}",
+        "-cp",
+        f"{paths.lib}/*",
+        main,
+        *args,
+    ]
+
+
+def format_storage(paths: BrokerPaths) -> None:
+    """Format the KRaft log directory once; an already formatted one is kept with its data."""
+    if (paths.data / "meta.properties").exists():
+        return
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    result = subprocess.run(
+        _java(
+            paths, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(paths.config)
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise BrokerError(f"cannot format Kafka storage: {result.stdout}{result.stderr}".strip())
+
+
+def _wait_until_up(
+    process: subprocess.Popen[bytes], settings: Settings, paths: BrokerPaths
+) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = paths.log.read_text(errors="replace").strip().splitlines()[-3:]
+            raise BrokerError(f"the Kafka broker exited at start: {' | '.join(tail)}")
+        if port_open(settings.local_broker_port):
+            return
+        time.sleep(0.3)
+    raise BrokerError(f"the Kafka broker did not open port {settings.local_broker_port} in 90 s")
+
+
+def start(settings: Settings) -> str:
+    """Start the local broker if needed, create the topics, and say what happened."""
+    if not is_local(settings):
+        asyncio.run(ensure_topics(settings))
+        return f"using the Kafka at {settings.kafka_bootstrap}; no local broker started"
+    paths = BrokerPaths(settings.broker_home)
+    port = settings.local_broker_port
+    pid = running_pid(paths)
+    if pid is None:
+        for taken in (port, settings.broker_controller_port):
+            if port_open(taken):
+                raise BrokerError(f"port {taken} is taken by another process")
+        _require("java")
+        fetch_jars(paths)
+        paths.home.mkdir(parents=True, exist_ok=True)
+        paths.config.write_text(server_properties(settings, paths))
+        paths.log4j.write_text(LOG4J)
+        format_storage(paths)
+        with paths.log.open("ab") as out:
+            process = subprocess.Popen(
+                _java(paths, "kafka.Kafka", str(paths.config)),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        paths.pid.write_text(str(process.pid))
+        _wait_until_up(process, settings, paths)
+        state = f"started Kafka {KAFKA_VERSION} (pid {process.pid})"
+    else:
+        state = f"Kafka already running (pid {pid})"
+    created = asyncio.run(ensure_topics(settings))
+    return f"{state} on 127.0.0.1:{port}; {len(created)} topics created"
+
+
+def stop(settings: Settings, timeout: float = 60.0) -> str:
+    """Stop the local broker cleanly (SIGTERM), killing it only if it hangs."""
+    paths = BrokerPaths(settings.broker_home)
+    pid = running_pid(paths)
+    if pid is None:
+        return "no local Kafka broker is running"
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            break
+        time.sleep(0.2)
+    paths.pid.unlink(missing_ok=True)
+    return f"stopped Kafka (pid {pid})"
+
+
+def _alive(pid: int) -> bool:
+    """True while the process runs; a zombie (exited, not yet reaped) counts as gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def status(settings: Settings) -> str:
+    if not is_local(settings):
+        return f"using the Kafka at {settings.kafka_bootstrap} (not managed here)"
+    paths = BrokerPaths(settings.broker_home)
+    pid = running_pid(paths)
+    port = settings.local_broker_port
+    if pid is None:
+        return f"stopped (port {port} {'taken by another process' if port_open(port) else 'free'})"
+    answering = "answering" if port_open(port) else "not answering yet"
+    return f"running (pid {pid}) on 127.0.0.1:{port}, {answering}"

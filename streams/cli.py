@@ -1,0 +1,112 @@
+"""The `streams` command: broker, worker, produce, consume, run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from streams import __version__
+from streams.errors import ConfigError, StreamsError
+from streams.settings import STAGES, Settings, load_settings
+
+
+def _stages(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in STAGES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown stage {', '.join(unknown) or '(none)'}; choose from {','.join(STAGES)}"
+        )
+    return names
+
+
+def _positive(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {value}")
+    return number
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="streams", description="Enrich news articles on Apache Kafka."
+    )
+    top.add_argument("--version", action="version", version=f"streams {__version__}")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    broker = commands.add_parser("broker", help="the local single-node Kafka")
+    broker.add_argument("action", choices=("start", "stop", "status"))
+
+    worker = commands.add_parser("worker", help="run the pipeline, or some of its stages")
+    worker.add_argument(
+        "--stages",
+        type=_stages,
+        default=None,
+        help=f"comma-separated subset of {','.join(STAGES)} (default: all)",
+    )
+
+    produce = commands.add_parser("produce", help="publish .txt/.json/.jsonl articles")
+    produce.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
+    produce.add_argument("--topic", help="topic to publish to (default: the input topic)")
+
+    consume = commands.add_parser("consume", help="print records as JSON lines")
+    consume.add_argument("--topic", help="topic to read (default: the output topic)")
+    consume.add_argument("--max", type=int, default=None, help="stop after N records")
+    consume.add_argument(
+        "--timeout", type=_positive, default=10.0, help="stop after S idle seconds (default 10)"
+    )
+
+    run = commands.add_parser("run", help="the demo: broker, worker, seeds, results")
+    run.add_argument("--seeds", default="seeds", help="folder of articles to publish")
+    run.add_argument("--timeout", type=_positive, default=300.0, help="give up after S seconds")
+    return top
+
+
+def dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    """Run one command; imports are local so `streams --help` stays instant."""
+    if args.command == "broker":
+        from streams import broker
+
+        action = {"start": broker.start, "stop": broker.stop, "status": broker.status}
+        print(action[args.action](settings))
+        return 0
+    if args.command == "worker":
+        from streams.worker import run_worker
+
+        run_worker(settings, args.stages)
+        return 0
+    if args.command == "produce":
+        from streams.produce import collect_messages, publish
+
+        messages = collect_messages(args.paths)
+        topic = args.topic or settings.topic_raw
+        asyncio.run(publish(settings, topic, messages))
+        print(f"published {len(messages)} messages to {topic}", file=sys.stderr)
+        return 0
+    if args.command == "consume":
+        from streams.consume import consume
+
+        count = asyncio.run(
+            consume(settings, args.topic or settings.topic_enriched, args.max, args.timeout)
+        )
+        print(f"read {count} records", file=sys.stderr)
+        return 0
+    from streams.demo import demo
+
+    return demo(settings, args.seeds, args.timeout)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return dispatch(args, load_settings())
+    except ConfigError as error:
+        print(f"streams: error: {error}", file=sys.stderr)
+        return 2
+    except StreamsError as error:
+        print(f"streams: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,164 @@
+"""The stages in order, and the thin faust agent that runs each one.
+
+An agent only reads, calls, sends and counts. Its single `except Exception` is
+where a message becomes a dead letter: faust acknowledges an event even when the
+agent raises and then the agent dies, so nothing may escape the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import faust
+import orjson
+
+from streams.dlq import reject
+from streams.errors import ConfigError
+from streams.langid import LanguageIdentifier
+from streams.metrics import Metrics
+from streams.records import Article, InFlight, RawMessage, Source, rfc3339
+from streams.settings import Settings
+from streams.stages.language import LanguageStage
+from streams.stages.validate import admit
+
+log = logging.getLogger(__name__)
+
+
+def _ignore(metrics: Metrics, article: Article) -> None:
+    """Stages with nothing to count beyond messages and time."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One step of the pipeline as the agent sees it."""
+
+    name: str
+    step: Callable[[RawMessage], InFlight]
+    """Pure and synchronous: the unit-testable part."""
+    observe: Callable[[Metrics, Article], None] = _ignore
+    """Counts what the step found (languages, entities, verdicts)."""
+
+
+def _enveloped(process: Callable[[InFlight], InFlight]) -> Callable[[RawMessage], InFlight]:
+    """Adapt an article step to the envelope that stages after the first receive."""
+
+    def step(message: RawMessage) -> InFlight:
+        return process(InFlight.from_json(message.value or b""))
+
+    return step
+
+
+PIPELINE = ("validate", "language")
+"""The stages in flow order; the last one writes the enriched record."""
+
+
+def build_stage(name: str, settings: Settings) -> Stage:
+    """One stage with its models loaded, once per worker, before any message arrives."""
+    if name == "validate":
+        return Stage(name, lambda message: admit(message, settings.max_body_bytes))
+    if name == "language":
+        language = LanguageStage(LanguageIdentifier(settings.languages or None))
+        return Stage(name, _enveloped(language.process), language.observe)
+    raise ConfigError(f"unknown stage {name!r}; the stages are {', '.join(PIPELINE)}")
+
+
+def finish(flight: InFlight, timestamp_ms: int) -> bytes:
+    """The enriched record; completed_at comes from the message, so a replay gives the same."""
+    flight.article["pipeline"]["completed_at"] = rfc3339(timestamp_ms)
+    return orjson.dumps(flight.article)
+
+
+def register(app: faust.App, settings: Settings, metrics: Metrics, names: Sequence[str]) -> None:
+    """Add one agent per named stage; each sends to the next stage's topic, the last to output."""
+    topics = [_topic(app, settings, settings.stage_topics[name]) for name in PIPELINE]
+    topics.append(_topic(app, settings, settings.topic_enriched))
+    dlq = _topic(app, settings, settings.topic_dlq)
+    for index, name in enumerate(PIPELINE):
+        if name not in names:
+            continue
+        agent = _agent(
+            build_stage(name, settings),
+            first=index == 0,
+            final=index == len(PIPELINE) - 1,
+            target=topics[index + 1],
+            dlq=dlq,
+            settings=settings,
+            metrics=metrics,
+        )
+        app.agent(topics[index], name=f"{settings.app_id}.{name}")(agent)
+
+
+def _topic(app: faust.App, settings: Settings, name: str) -> faust.TopicT:
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+        replicas=settings.replication_factor,
+        config={"max.message.bytes": str(settings.max_message_bytes)},
+    )
+
+
+def _agent(
+    stage: Stage,
+    *,
+    first: bool,
+    final: bool,
+    target: faust.TopicT,
+    dlq: faust.TopicT,
+    settings: Settings,
+    metrics: Metrics,
+) -> Callable[[faust.StreamT[bytes]], object]:
+    stage_seconds = metrics.stage_seconds.labels(stage=stage.name)
+    succeeded = metrics.messages.labels(stage=stage.name, outcome="ok")
+    failed = metrics.messages.labels(stage=stage.name, outcome="dead_letter")
+
+    async def run(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            raw = event.message
+            timestamp_ms = round(raw.timestamp * 1000)
+            message = RawMessage(
+                key=raw.key,
+                value=raw.value,
+                source=Source(raw.topic, raw.partition, raw.offset, timestamp_ms),
+            )
+            started = time.perf_counter()
+            try:
+                flight = stage.step(message)
+                article_id = str(flight.article["id"]).encode()
+                value = finish(flight, timestamp_ms) if final else flight.to_json()
+                await target.send(key=article_id, value=value)
+            except Exception as error:  # noqa: BLE001 - the one place a message becomes a dead letter
+                letter = reject(
+                    stage=stage.name,
+                    error=error,
+                    first_stage=first,
+                    message=message,
+                    max_bytes=settings.max_message_bytes,
+                )
+                log.warning(
+                    "%s: dead letter %s for %s[%d]@%d: %s",
+                    stage.name,
+                    letter.error_code,
+                    letter.source.topic,
+                    letter.source.partition,
+                    letter.source.offset,
+                    letter.message,
+                )
+                await dlq.send(key=raw.key, value=letter.to_json())
+                metrics.dead_letters.labels(stage=stage.name, code=letter.error_code).inc()
+                failed.inc()
+            else:
+                stage.observe(metrics, flight.article)
+                succeeded.inc()
+                if final:
+                    ingested = flight.source.timestamp / 1000
+                    metrics.end_to_end_seconds.observe(max(0.0, time.time() - ingested))
+            stage_seconds.observe(time.perf_counter() - started)
+
+    return run

@@ -1,0 +1,1 @@
+"""The enrichment stages, one module each, in pipeline order."""

@@ -1,0 +1,74 @@
+"""Every topic the pipeline uses, declared once and created explicitly.
+
+The broker runs with auto-creation off: a topic created implicitly by a producer
+with another partition count makes faust tables fail with PartitionsMismatch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka.admin import NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError, for_code
+
+from streams.clients import admin
+from streams.errors import BrokerError, ConfigError
+from streams.settings import STAGES, Settings
+
+log = logging.getLogger(__name__)
+
+
+def pipeline_topics(settings: Settings) -> list[str]:
+    """Input, every stage's topic, output and dead letters, without repeats, in flow order."""
+    names = [settings.stage_topics[stage] for stage in STAGES]
+    names += [settings.topic_enriched, settings.topic_dlq]
+    return list(dict.fromkeys(names))
+
+
+async def ensure_topics(settings: Settings, connect_seconds: float = 60.0) -> list[str]:
+    """Create the missing pipeline topics; return the names that were created."""
+    client = admin(settings)
+    try:
+        await asyncio.wait_for(client.start(), connect_seconds)
+    except (KafkaConnectionError, TimeoutError) as exc:
+        raise BrokerError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
+    try:
+        existing = set(await client.list_topics())
+        missing = [name for name in pipeline_topics(settings) if name not in existing]
+        configs = {"max.message.bytes": str(settings.max_message_bytes)}
+        if missing:
+            response = await client.create_topics(
+                [
+                    NewTopic(
+                        name,
+                        num_partitions=settings.partitions,
+                        replication_factor=settings.replication_factor,
+                        topic_configs=configs,
+                    )
+                    for name in missing
+                ]
+            )
+            for name, code, *message in response.topic_errors:
+                error = for_code(code)
+                if code and error is not TopicAlreadyExistsError:
+                    raise BrokerError(f"cannot create topic {name}: {error.__name__} {message}")
+            log.info("created topics %s with %d partitions", missing, settings.partitions)
+        return missing
+    finally:
+        await client.close()
+
+
+async def partitions_of(settings: Settings, topic: str) -> list[int]:
+    """The partition numbers of an existing topic; a missing topic is the user's error."""
+    client = admin(settings)
+    try:
+        await client.start()
+        [described] = await client.describe_topics([topic])
+    except KafkaConnectionError as exc:
+        raise BrokerError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
+    finally:
+        await client.close()
+    if described["error_code"] or not described["partitions"]:
+        raise ConfigError(f"topic {topic} does not exist")
+    return sorted(partition["partition"] for partition in described["partitions"])

@@ -1,0 +1,134 @@
+"""Fixtures that run the real broker and real workers, each test module on its own topics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from streams import broker
+from streams.consume import read_records
+from streams.produce import publish
+from streams.settings import Settings, load_settings
+from streams.topics import ensure_topics
+
+READY = b"[^Worker]: Ready"
+Record = tuple[bytes | None, bytes | None]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def kafka() -> Settings:
+    """The broker every test talks to: the local one, started if needed, or the configured one.
+
+    A broker that cannot be reached fails the run; it is never a silent skip.
+    """
+    settings = load_settings()
+    broker.start(settings)
+    return settings
+
+
+@dataclass
+class Pipeline:
+    """One isolated pipeline: its own topics, consumer group, state and ports."""
+
+    env: dict[str, str]
+    root: Path
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def settings(self) -> Settings:
+        return load_settings(self.env)
+
+    def start_worker(self, stages: str | None = None, **env: str) -> subprocess.Popen[bytes]:
+        """Start `streams worker` and wait until faust says it is ready."""
+        index = len(self.workers)
+        log = self.root / f"worker-{index}.log"
+        worker_env = {
+            **self.env,
+            "STREAMS_WEB_PORT": str(free_port()),
+            "STREAMS_METRICS_PORT": str(free_port()),
+            "STREAMS_DATA_DIR": str(self.root / f"data-{index}"),
+            **env,
+        }
+        argv = [sys.executable, "-m", "streams", "worker"]
+        if stages:
+            argv += ["--stages", stages]
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                argv, env=worker_env, stdout=out, stderr=subprocess.STDOUT
+            )
+        self.workers.append(process)
+        deadline = time.monotonic() + 120
+        while READY not in log.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace")[-3000:]
+                raise AssertionError(f"worker did not become ready:\n{tail}")
+            time.sleep(0.2)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.workers:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.workers:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def produce(self, messages: list[tuple[bytes | None, bytes]], topic: str | None = None) -> None:
+        settings = self.settings
+        asyncio.run(publish(settings, topic or settings.topic_raw, messages))
+
+    def collect(self, topic: str, count: int, timeout: float = 90) -> list[Record]:
+        """Read `topic` from the start until `count` records arrived or none came for `timeout` s."""
+        records: list[Record] = []
+
+        def keep(key: bytes | None, value: bytes | None) -> bool:
+            records.append((key, value))
+            return len(records) < count
+
+        asyncio.run(read_records(self.settings, topic, keep, idle_timeout=timeout))
+        return records
+
+
+def make_pipeline(kafka: Settings, root: Path) -> Pipeline:
+    name = f"t{uuid.uuid4().hex[:10]}"
+    env = {
+        **os.environ,
+        "STREAMS_KAFKA_BOOTSTRAP": kafka.kafka_bootstrap,
+        "STREAMS_APP_ID": f"streams-{name}",
+        "STREAMS_TOPIC_PREFIX": name,
+        "STREAMS_PARTITIONS": "2",
+        "STREAMS_SESSION_TIMEOUT_SECONDS": "6",
+        "STREAMS_LOG_LEVEL": "INFO",
+    }
+    pipeline = Pipeline(env=env, root=root)
+    asyncio.run(ensure_topics(pipeline.settings))
+    return pipeline
+
+
+@pytest.fixture(scope="module")
+def pipeline(kafka: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """A pipeline with one worker running every stage, shared by the tests of one module."""
+    running = make_pipeline(kafka, tmp_path_factory.mktemp("pipeline"))
+    running.start_worker()
+    yield running
+    running.stop_all()

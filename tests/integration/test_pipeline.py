@@ -1,0 +1,100 @@
+"""The whole pipeline on the real broker: the seed article, every kind of bad input, accounting."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+from jsonschema import Draft202012Validator, FormatChecker
+
+from streams.produce import collect_messages
+from tests.integration.conftest import Pipeline
+
+SCHEMAS = Path(__file__).parents[2] / "streams" / "schemas"
+SEED = Path(__file__).parents[2] / "seeds" / "000_65e81ee260f6cf05.txt"
+
+
+def validator(name: str) -> Draft202012Validator:
+    schema = json.loads((SCHEMAS / name).read_text())
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+def test_seed_article_comes_out_enriched_in_german(pipeline: Pipeline) -> None:
+    [(key, value)] = collect_messages([str(SEED)])
+    pipeline.produce([(key, value)])
+    settings = pipeline.settings
+    records = [orjson.loads(v or b"") for _, v in pipeline.collect(settings.topic_enriched, 1)]
+    [record] = [r for r in records if r["id"].encode() == key]
+    validator("article.enriched.schema.json").validate(record)
+    sent = orjson.loads(value)
+    assert record["body"] == sent["body"]
+    assert record["title"] == sent["title"]
+    assert record["language"]["code"] == "de"
+    assert record["language"]["confidence"] > 0.9
+    assert record["language"]["hint"] is None
+    assert record["pipeline"]["ingested_at"] <= record["pipeline"]["completed_at"]
+
+
+BAD_INPUTS: list[tuple[str, bytes, str]] = [
+    ("not-json", b"{this is not json", "invalid_json"),
+    ("empty-value", b"", "invalid_json"),
+    ("not-utf8", b'{"body": "caf\xe9"}', "bad_encoding"),
+    ("array", b'[{"body": "a list, not an object"}]', "not_an_object"),
+    ("string", b'"just a string"', "not_an_object"),
+    ("no-body", b'{"title": "No body here"}', "missing_body"),
+    ("empty-body", b'{"title": "Blank", "body": "  \\n\\t "}', "missing_body"),
+    ("too-large", orjson.dumps({"body": "x" * 1_000_001}), "too_large"),
+    ("body-number", b'{"body": 42}', "invalid_field"),
+    ("title-list", b'{"title": ["a"], "body": "Some text."}', "invalid_field"),
+    ("id-number", b'{"id": 7, "body": "Some text."}', "invalid_field"),
+    ("bad-date", b'{"published_at": "yesterday", "body": "Some text."}', "invalid_field"),
+    ("lone-surrogate", b'{"body": "broken \\ud800 text"}', "invalid_field"),
+]
+
+
+def test_bad_inputs_become_dead_letters_and_the_worker_carries_on(pipeline: Pipeline) -> None:
+    settings = pipeline.settings
+    good = {"id": "after-the-bad-ones", "title": "Still here", "body": "The worker kept going after every bad message it was sent."}
+    pipeline.produce([(key.encode(), value) for key, value, _ in BAD_INPUTS])
+    pipeline.produce([(b"after-the-bad-ones", orjson.dumps(good))])
+
+    letters = {
+        key: orjson.loads(value or b"")
+        for key, value in pipeline.collect(settings.topic_dlq, len(BAD_INPUTS))
+    }
+    check = validator("dead_letter.schema.json")
+    for key, value, code in BAD_INPUTS:
+        letter = letters[key.encode()]
+        check.validate(letter)
+        assert letter["error_code"] == code, (key, letter["message"])
+        assert letter["stage"] == "validate"
+        assert letter["key"] == key
+        assert letter["source"]["topic"] == settings.topic_raw
+        if code == "bad_encoding":
+            assert letter["payload"] is None
+            assert letter["payload_b64"]
+        else:
+            assert letter["payload"] == value.decode()
+            assert letter["payload_truncated"] is False
+
+    enriched = pipeline.collect(settings.topic_enriched, 10, timeout=20)
+    assert b"after-the-bad-ones" in [key for key, _ in enriched]
+    assert all(worker.poll() is None for worker in pipeline.workers)
+
+
+def test_every_input_ends_in_output_or_dead_letters_exactly_once(pipeline: Pipeline) -> None:
+    settings = pipeline.settings
+    articles = [
+        (f"count-{n}".encode(), orjson.dumps({"title": f"Nummer {n}", "body": f"Dies ist der Artikel Nummer {n} über das Wetter in Berlin."}))
+        for n in range(40)
+    ]
+    pipeline.produce(articles + [(f"bad-{n}".encode(), b"\xff\xfe") for n in range(10)])
+    raw = pipeline.collect(settings.topic_raw, 10**6, timeout=3)
+    enriched = pipeline.collect(settings.topic_enriched, len(raw), timeout=60)
+    dead = pipeline.collect(settings.topic_dlq, len(raw) - len(enriched), timeout=30)
+    assert len(raw) == len(enriched) + len(dead)
+    out_keys = [key for key, _ in enriched] + [key for key, _ in dead]
+    assert len(out_keys) == len(set(out_keys)) == len(raw)
+    assert {key for key, _ in articles} <= {key for key, _ in enriched}
