@@ -16,12 +16,13 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     """A TLS context when the protocol asks for one, from the configured files."""
     if not settings.security_protocol.endswith("SSL"):
         return None
-    return create_ssl_context(
+    context: ssl.SSLContext = create_ssl_context(
         cafile=settings.ssl_cafile,
         certfile=settings.ssl_certfile,
         keyfile=settings.ssl_keyfile,
         password=settings.ssl_password.reveal() if settings.ssl_password else None,
     )
+    return context
 
 
 def client_options(settings: Settings) -> dict[str, Any]:

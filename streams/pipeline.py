@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import faust
 import orjson
 
+from streams.dedup_index import DedupIndex
 from streams.dlq import reject
 from streams.errors import ConfigError
 from streams.langid import LanguageIdentifier
 from streams.metrics import Metrics
 from streams.records import Article, InFlight, RawMessage, Source, rfc3339
 from streams.settings import Settings
+from streams.stages.dedup import TABLES as DEDUP_TABLES
+from streams.stages.dedup import DedupStage
 from streams.stages.language import LanguageStage
 from streams.stages.validate import admit
 
@@ -51,18 +55,37 @@ def _enveloped(process: Callable[[InFlight], InFlight]) -> Callable[[RawMessage]
     return step
 
 
-PIPELINE = ("validate", "language")
+PIPELINE = ("validate", "language", "dedup")
 """The stages in flow order; the last one writes the enriched record."""
 
 
-def build_stage(name: str, settings: Settings) -> Stage:
+def build_stage(name: str, settings: Settings, app: faust.App) -> Stage:
     """One stage with its models loaded, once per worker, before any message arrives."""
     if name == "validate":
         return Stage(name, lambda message: admit(message, settings.max_body_bytes))
     if name == "language":
         language = LanguageStage(LanguageIdentifier(settings.languages or None))
         return Stage(name, _enveloped(language.process), language.observe)
+    if name == "dedup":
+        dedup = DedupStage(dedup_index(app, settings), settings.dedup_threshold)
+        return Stage(name, _enveloped(dedup.process), dedup.observe)
     raise ConfigError(f"unknown stage {name!r}; the stages are {', '.join(PIPELINE)}")
+
+
+def dedup_index(app: faust.App, settings: Settings) -> DedupIndex:
+    """The dedup state in RocksDB tables with changelogs, so a moved worker recovers it."""
+    partitions = settings.partitions_of(settings.stage_topics["dedup"])
+    tables: dict[str, Any] = {
+        name: app.Table(f"dedup-{name}", partitions=partitions, key_type=str)
+        for name in DEDUP_TABLES
+    }
+    retention = settings.dedup_retention_seconds
+    return DedupIndex(
+        **tables,
+        threshold=settings.dedup_threshold,
+        retention_seconds=retention,
+        bucket_seconds=min(3600.0, retention / 24),
+    )
 
 
 def finish(flight: InFlight, timestamp_ms: int) -> bytes:
@@ -80,7 +103,7 @@ def register(app: faust.App, settings: Settings, metrics: Metrics, names: Sequen
         if name not in names:
             continue
         agent = _agent(
-            build_stage(name, settings),
+            build_stage(name, settings, app),
             first=index == 0,
             final=index == len(PIPELINE) - 1,
             target=topics[index + 1],
@@ -98,7 +121,7 @@ def _topic(app: faust.App, settings: Settings, name: str) -> faust.TopicT:
         value_type=bytes,
         key_serializer="raw",
         value_serializer="raw",
-        partitions=settings.partitions,
+        partitions=settings.partitions_of(name),
         replicas=settings.replication_factor,
         config={"max.message.bytes": str(settings.max_message_bytes)},
     )
@@ -113,7 +136,7 @@ def _agent(
     dlq: faust.TopicT,
     settings: Settings,
     metrics: Metrics,
-) -> Callable[[faust.StreamT[bytes]], object]:
+) -> Callable[[faust.StreamT[bytes]], Awaitable[None]]:
     stage_seconds = metrics.stage_seconds.labels(stage=stage.name)
     succeeded = metrics.messages.labels(stage=stage.name, outcome="ok")
     failed = metrics.messages.labels(stage=stage.name, outcome="dead_letter")

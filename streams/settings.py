@@ -58,7 +58,8 @@ class Settings:
     max_body_bytes: int = 1_000_000
     """Largest article body, in UTF-8 bytes."""
 
-    processing_guarantee: str = "exactly_once"
+    processing_guarantee: str = "at_least_once"
+    """faust's exactly_once stalls when a stage writes to a topic with another partition count."""
     session_timeout_seconds: float = 30.0
     """How soon the group notices a dead worker; tests set it low."""
     data_dir: Path = field(default_factory=lambda: Path("streams-data"))
@@ -72,6 +73,11 @@ class Settings:
     languages: tuple[str, ...] = ()
     """Candidate languages (ISO codes) for detection; empty means every supported one."""
 
+    dedup_threshold: float = 0.5
+    """Estimated Jaccard similarity of word 3-shingles at which a body is a near duplicate."""
+    dedup_retention_seconds: float = 7 * 24 * 3600.0
+    """How long an article stays matchable, counted from its input's Kafka timestamp."""
+
     broker_home: Path = field(default_factory=lambda: Path.home() / ".cache" / "streams" / "kafka")
     """Cache for the local broker's jars, storage and logs, outside the repository."""
     broker_controller_port: int = 9093
@@ -84,6 +90,14 @@ class Settings:
         topics = {stage: f"{self.topic_prefix}.{stage}" for stage in STAGES}
         topics["validate"] = self.topic_raw
         return topics
+
+    def partitions_of(self, topic: str) -> int:
+        """Partitions a pipeline topic is created with.
+
+        The dedup stage compares every article with every retained one, so its input has
+        one partition: faust tables are partitioned like the stream that writes them.
+        """
+        return 1 if topic == self.stage_topics["dedup"] else self.partitions
 
     @property
     def local_broker_port(self) -> int:
@@ -179,12 +193,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             for code in get(PREFIX + "LANGUAGES", "").split(",")
             if code.strip()
         ),
+        dedup_threshold=_float(env, "DEDUP_THRESHOLD", defaults.dedup_threshold),
+        dedup_retention_seconds=_float(
+            env, "DEDUP_RETENTION_SECONDS", defaults.dedup_retention_seconds
+        ),
         broker_home=Path(get(PREFIX + "BROKER_HOME", str(defaults.broker_home))).expanduser(),
         broker_controller_port=_int(
             env, "BROKER_CONTROLLER_PORT", defaults.broker_controller_port, minimum=1
         ),
         broker_extra_properties=get(PREFIX + "BROKER_EXTRA_PROPERTIES", ""),
     )
+    if settings.dedup_threshold > 1:
+        raise ConfigError(
+            f"{PREFIX}DEDUP_THRESHOLD must be at most 1, not {settings.dedup_threshold}"
+        )
     if settings.security_protocol.startswith("SASL") and not (
         settings.sasl_username and settings.sasl_password
     ):

@@ -42,7 +42,7 @@ async def ensure_topics(settings: Settings, connect_seconds: float = 60.0) -> li
                 [
                     NewTopic(
                         name,
-                        num_partitions=settings.partitions,
+                        num_partitions=settings.partitions_of(name),
                         replication_factor=settings.replication_factor,
                         topic_configs=configs,
                     )
@@ -53,7 +53,16 @@ async def ensure_topics(settings: Settings, connect_seconds: float = 60.0) -> li
                 error = for_code(code)
                 if code and error is not TopicAlreadyExistsError:
                     raise BrokerError(f"cannot create topic {name}: {error.__name__} {message}")
-            log.info("created topics %s with %d partitions", missing, settings.partitions)
+            log.info("created topics %s", missing)
+        dedup = settings.stage_topics["dedup"]
+        if dedup not in missing:
+            [described] = await client.describe_topics([dedup])
+            count = len(described["partitions"])
+            if count != settings.partitions_of(dedup):
+                raise BrokerError(
+                    f"topic {dedup} has {count} partitions but the dedup stage needs "
+                    f"{settings.partitions_of(dedup)}: delete it or choose another topic prefix"
+                )
         return missing
     finally:
         await client.close()

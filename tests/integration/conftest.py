@@ -10,13 +10,16 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 
 from streams import broker
+from streams.clients import producer
 from streams.consume import read_records
 from streams.produce import publish
 from streams.settings import Settings, load_settings
@@ -70,9 +73,7 @@ class Pipeline:
         if stages:
             argv += ["--stages", stages]
         with log.open("wb") as out:
-            process = subprocess.Popen(
-                argv, env=worker_env, stdout=out, stderr=subprocess.STDOUT
-            )
+            process = subprocess.Popen(argv, env=worker_env, stdout=out, stderr=subprocess.STDOUT)
         self.workers.append(process)
         deadline = time.monotonic() + 120
         while READY not in log.read_bytes():
@@ -97,19 +98,58 @@ class Pipeline:
         settings = self.settings
         asyncio.run(publish(settings, topic or settings.topic_raw, messages))
 
-    def collect(self, topic: str, count: int, timeout: float = 90) -> list[Record]:
-        """Read `topic` from the start until `count` records arrived or none came for `timeout` s."""
+    def produce_at(self, key: str, article: dict[str, Any], timestamp_ms: int) -> None:
+        """Send one article with a chosen Kafka timestamp, as a producer with its own clock may."""
+
+        async def send() -> None:
+            client = producer(self.settings)
+            await client.start()
+            try:
+                await client.send_and_wait(
+                    self.settings.topic_raw,
+                    orjson.dumps(article),
+                    key=key.encode(),
+                    timestamp_ms=timestamp_ms,
+                )
+            finally:
+                await client.stop()
+
+        asyncio.run(send())
+
+    def collect(
+        self,
+        topic: str,
+        count: int,
+        timeout: float = 90,
+        until: Callable[[list[Record]], bool] | None = None,
+    ) -> list[Record]:
+        """Read `topic` from the start until `count` records (or `until` says enough)
+        arrived, or none came for `timeout` seconds."""
         records: list[Record] = []
 
         def keep(key: bytes | None, value: bytes | None) -> bool:
             records.append((key, value))
-            return len(records) < count
+            return len(records) < count and not (until and until(records))
 
         asyncio.run(read_records(self.settings, topic, keep, idle_timeout=timeout))
         return records
 
+    def enriched(self, ids: Collection[str], timeout: float = 90) -> dict[str, dict[str, Any]]:
+        """The enriched records of `ids`, waiting until all of them arrived."""
+        wanted = {article_id.encode() for article_id in ids}
 
-def make_pipeline(kafka: Settings, root: Path) -> Pipeline:
+        def complete(records: list[Record]) -> bool:
+            return wanted <= {key for key, _ in records}
+
+        records = self.collect(self.settings.topic_enriched, 10**9, timeout, until=complete)
+        found = {
+            key.decode(): orjson.loads(value or b"") for key, value in records if key in wanted
+        }
+        assert found.keys() == set(ids), f"missing {set(ids) - found.keys()}"
+        return found
+
+
+def make_pipeline(kafka: Settings, root: Path, **extra: str) -> Pipeline:
     name = f"t{uuid.uuid4().hex[:10]}"
     env = {
         **os.environ,
@@ -117,8 +157,9 @@ def make_pipeline(kafka: Settings, root: Path) -> Pipeline:
         "STREAMS_APP_ID": f"streams-{name}",
         "STREAMS_TOPIC_PREFIX": name,
         "STREAMS_PARTITIONS": "2",
-        "STREAMS_SESSION_TIMEOUT_SECONDS": "6",
+        "STREAMS_SESSION_TIMEOUT_SECONDS": "10",
         "STREAMS_LOG_LEVEL": "INFO",
+        **extra,
     }
     pipeline = Pipeline(env=env, root=root)
     asyncio.run(ensure_topics(pipeline.settings))

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import orjson
-import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from streams.produce import collect_messages
@@ -56,7 +55,11 @@ BAD_INPUTS: list[tuple[str, bytes, str]] = [
 
 def test_bad_inputs_become_dead_letters_and_the_worker_carries_on(pipeline: Pipeline) -> None:
     settings = pipeline.settings
-    good = {"id": "after-the-bad-ones", "title": "Still here", "body": "The worker kept going after every bad message it was sent."}
+    good = {
+        "id": "after-the-bad-ones",
+        "title": "Still here",
+        "body": "The worker kept going after every bad message it was sent.",
+    }
     pipeline.produce([(key.encode(), value) for key, value, _ in BAD_INPUTS])
     pipeline.produce([(b"after-the-bad-ones", orjson.dumps(good))])
 
@@ -79,15 +82,19 @@ def test_bad_inputs_become_dead_letters_and_the_worker_carries_on(pipeline: Pipe
             assert letter["payload"] == value.decode()
             assert letter["payload_truncated"] is False
 
-    enriched = pipeline.collect(settings.topic_enriched, 10, timeout=20)
-    assert b"after-the-bad-ones" in [key for key, _ in enriched]
+    assert pipeline.enriched(["after-the-bad-ones"])["after-the-bad-ones"]["title"] == "Still here"
     assert all(worker.poll() is None for worker in pipeline.workers)
 
 
 def test_every_input_ends_in_output_or_dead_letters_exactly_once(pipeline: Pipeline) -> None:
     settings = pipeline.settings
     articles = [
-        (f"count-{n}".encode(), orjson.dumps({"title": f"Nummer {n}", "body": f"Dies ist der Artikel Nummer {n} über das Wetter in Berlin."}))
+        (
+            f"count-{n}".encode(),
+            orjson.dumps(
+                {"title": f"Nummer {n}", "body": f"Artikel {n} über das Wetter in Berlin."}
+            ),
+        )
         for n in range(40)
     ]
     pipeline.produce(articles + [(f"bad-{n}".encode(), b"\xff\xfe") for n in range(10)])

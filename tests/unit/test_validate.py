@@ -53,7 +53,8 @@ def test_each_fault_has_its_code(value: bytes | None, error: type[RejectedMessag
 def test_a_valid_article_keeps_unknown_fields_and_gets_an_id() -> None:
     article = parse_article(
         b"key-1",
-        b'{"body": "Text", "extra": {"nested": [1, 2]}, "published_at": "2024-05-01T10:00:00+02:00"}',
+        b'{"body": "Text", "extra": {"nested": [1, 2]},'
+        b' "published_at": "2024-05-01T10:00:00+02:00"}',
         LIMIT,
     )
     assert article["extra"] == {"nested": [1, 2]}

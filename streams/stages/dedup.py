@@ -1,0 +1,43 @@
+"""The `dedup` stage: is this body a copy of one seen before, and of which?"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from streams.dedup_index import DedupIndex
+from streams.metrics import Metrics
+from streams.records import Article, InFlight
+
+STAGE = "dedup"
+TABLES = ("verdicts", "fingerprints", "roots", "bands", "expiry")
+"""The faust tables DedupIndex keeps its state in, each backed by a changelog topic."""
+
+
+class DedupStage:
+    """Judges each body against the roots retained so far, then forgets what expired.
+
+    Time is the input message's Kafka timestamp, never the wall clock, so a replay or a
+    restarted worker reaches the same verdicts and expires the same entries.
+    """
+
+    name = STAGE
+
+    def __init__(self, index: DedupIndex, threshold: float) -> None:
+        self.index = index
+        self.threshold = threshold
+
+    def process(self, flight: InFlight) -> InFlight:
+        article = flight.article
+        now = flight.source.timestamp / 1000
+        verdict = self.index.check(str(article["id"]), article["body"], now)
+        self.index.expire(now)
+        article["dedup"] = asdict(verdict)
+        article["pipeline"]["stages"][STAGE] = {
+            "method": "minhash-lsh",
+            "threshold": self.threshold,
+        }
+        return flight
+
+    @staticmethod
+    def observe(metrics: Metrics, article: Article) -> None:
+        metrics.dedup.labels(status=article["dedup"]["status"]).inc()
