@@ -35,8 +35,13 @@ def describe(record: dict[str, Any]) -> str:
         names = ", ".join(f"{e['text']} [{e['label']}]" for e in entities[:12])
         lines.append(f"  entities {len(entities)}: {names or '-'}")
     dedup = record.get("dedup")
-    if dedup is not None:
-        lines.append(f"  dedup {dedup['status']} of {dedup['duplicate_of']}")
+    if dedup is not None and dedup["duplicate_of"] is not None:
+        lines.append(
+            f"  dedup {dedup['status']} of {dedup['duplicate_of']} "
+            f"(similarity {dedup['similarity']:.2f})"
+        )
+    elif dedup is not None:
+        lines.append(f"  dedup {dedup['status']}")
     return "\n".join(lines)
 
 
@@ -45,6 +50,7 @@ async def _await_results(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     messages = collect_messages([seeds])
     expected = len(messages)
+    keys = {key for key, _ in messages}
     starts = {
         topic: await end_offsets(settings, topic)
         for topic in (settings.topic_enriched, settings.topic_dlq)
@@ -57,7 +63,8 @@ async def _await_results(
             records.clear()
 
             def keep(key: bytes | None, value: bytes | None, into: list[Any] = records) -> bool:
-                into.append(orjson.loads(value or b"null"))
+                if key in keys:
+                    into.append(orjson.loads(value or b"null"))
                 return True
 
             await read_records(settings, topic, keep, idle_timeout=1.0, start=starts[topic])

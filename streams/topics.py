@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
-from aiokafka.admin import NewTopic
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError, for_code
 
 from streams.clients import admin
@@ -54,6 +55,7 @@ async def ensure_topics(settings: Settings, connect_seconds: float = 60.0) -> li
                 if code and error is not TopicAlreadyExistsError:
                     raise BrokerError(f"cannot create topic {name}: {error.__name__} {message}")
             log.info("created topics %s", missing)
+            await _wait_for_leaders(client, missing, connect_seconds)
         dedup = settings.stage_topics["dedup"]
         if dedup not in missing:
             [described] = await client.describe_topics([dedup])
@@ -66,6 +68,22 @@ async def ensure_topics(settings: Settings, connect_seconds: float = 60.0) -> li
         return missing
     finally:
         await client.close()
+
+
+async def _wait_for_leaders(
+    client: AIOKafkaAdminClient, names: list[str], wait_seconds: float
+) -> None:
+    """New partitions take a moment to elect a leader; clients used before then get errors."""
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        described = await client.describe_topics(names)
+        if all(
+            topic["partitions"] and all(p["leader"] >= 0 for p in topic["partitions"])
+            for topic in described
+        ):
+            return
+        await asyncio.sleep(0.1)
+    raise BrokerError(f"topics {', '.join(names)} have no leader after {wait_seconds:.0f} s")
 
 
 async def partitions_of(settings: Settings, topic: str) -> list[int]:
