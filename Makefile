@@ -23,7 +23,12 @@ run: $(STAMP) ## the demo: broker, worker, seeds/ enriched and shown, clean stop
 broker: $(STAMP) ## start the local Kafka broker (fetches its jars on first use)
 	$(VENV)/bin/streams broker start
 
-test: broker ## the test suite, against the real broker
+system-deps: ## Debian packages the tests use (the Prometheus server)
+	@command -v prometheus >/dev/null || { \
+		[ "$$(id -u)" = 0 ] || { echo "install Debian's prometheus package (sudo apt-get install prometheus)"; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus; }
+
+test: system-deps broker ## the test suite, against the real broker
 	$(PY) -m pytest
 
 lint: $(STAMP) ## ruff and mypy
@@ -38,4 +43,4 @@ clean: ## stop the broker and remove the virtualenv and caches
 	-$(VENV)/bin/streams broker stop
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache streams-data
 
-.PHONY: help setup run broker test lint bench clean
+.PHONY: help setup system-deps run broker test lint bench clean

@@ -9,6 +9,7 @@ import faust
 
 from streams.clients import ssl_context
 from streams.metrics import Metrics
+from streams.monitor import watch
 from streams.pipeline import register
 from streams.settings import Settings
 
@@ -51,4 +52,5 @@ def create_app(settings: Settings, metrics: Metrics, stages: Sequence[str]) -> f
         web_enabled=True,
     )
     register(app, settings, metrics, stages)
+    watch(app, settings, metrics, stages)
     return app

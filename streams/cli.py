@@ -59,6 +59,19 @@ def parser() -> argparse.ArgumentParser:
         "--timeout", type=_positive, default=10.0, help="stop after S idle seconds (default 10)"
     )
 
+    status = commands.add_parser("status", help="live view of each stage")
+    status.add_argument("--once", action="store_true", help="print one snapshot and exit")
+    status.add_argument("--json", action="store_true", help="snapshots as JSON lines")
+    status.add_argument(
+        "--interval", type=_positive, default=2.0, help="seconds between snapshots (default 2)"
+    )
+    status.add_argument(
+        "--metrics",
+        action="append",
+        metavar="URL",
+        help="a worker's metrics URL, repeatable (default: this host's STREAMS_METRICS_PORT)",
+    )
+
     run = commands.add_parser("run", help="the demo: broker, worker, seeds, results")
     run.add_argument("--seeds", default="seeds", help="folder of articles to publish")
     run.add_argument("--timeout", type=_positive, default=300.0, help="give up after S seconds")
@@ -93,6 +106,12 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
             consume(settings, args.topic or settings.topic_enriched, args.max, args.timeout)
         )
         print(f"read {count} records", file=sys.stderr)
+        return 0
+    if args.command == "status":
+        from streams.status import show_status
+
+        urls = args.metrics or [f"http://127.0.0.1:{settings.metrics_port}/metrics"]
+        asyncio.run(show_status(settings, urls, args.once, args.json, args.interval))
         return 0
     from streams.demo import demo
 

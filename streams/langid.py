@@ -165,8 +165,8 @@ def _calibrate(probability: float, letters: int) -> float:
 
 
 class LanguageIdentifier:
-    """Build once per worker: fastText loads here, lingua's models load per language on first
-    use and stay for the life of the process."""
+    """Build once per worker: every model loads here, so no message pays a multi-second load
+    that would block the worker's event loop and cost it its consumer-group session."""
 
     def __init__(self, languages: Collection[str] | None = None) -> None:
         self._fasttext = fasttext.load_model(str(_model_path()))
@@ -179,7 +179,9 @@ class LanguageIdentifier:
             language for language, code in self._lingua_codes.items() if self._allows(code)
         ]
         self._lingua: LanguageDetector | None = (
-            LanguageDetectorBuilder.from_languages(*lingua_languages).build()
+            LanguageDetectorBuilder.from_languages(*lingua_languages)
+            .with_preloaded_language_models()
+            .build()
             if lingua_languages
             else None
         )

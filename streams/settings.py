@@ -69,6 +69,10 @@ class Settings:
     metrics_port: int = 9108
     """Prometheus metrics over HTTP; 0 turns the endpoint off."""
     log_level: str = "INFO"
+    lag_interval_seconds: float = 5.0
+    """How often each worker samples its consumer lag."""
+    stall_seconds: float = 60.0
+    """A partition with waiting messages and no commit for this long counts as stalled."""
 
     languages: tuple[str, ...] = ()
     """Candidate languages (ISO codes) for detection; empty means every supported one."""
@@ -188,6 +192,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         web_port=_int(env, "WEB_PORT", defaults.web_port, minimum=1),
         metrics_port=_int(env, "METRICS_PORT", defaults.metrics_port),
         log_level=get(PREFIX + "LOG_LEVEL", defaults.log_level).upper(),
+        lag_interval_seconds=_float(env, "LAG_INTERVAL_SECONDS", defaults.lag_interval_seconds),
+        stall_seconds=_float(env, "STALL_SECONDS", defaults.stall_seconds),
         languages=tuple(
             code.strip().lower()
             for code in get(PREFIX + "LANGUAGES", "").split(",")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from streams.dedup_index import DedupIndex
+from streams.similarity import normalise
 from streams.metrics import Metrics
 from streams.records import Article, InFlight
 
@@ -25,6 +26,9 @@ class DedupStage:
     def __init__(self, index: DedupIndex, threshold: float) -> None:
         self.index = index
         self.threshold = threshold
+        # normalise() builds a table of every code point on first use; pay that here,
+        # not in the event loop of a worker that must keep its consumer-group session.
+        normalise("")
 
     def process(self, flight: InFlight) -> InFlight:
         article = flight.article

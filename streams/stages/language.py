@@ -20,9 +20,6 @@ class LanguageStage:
 
     def __init__(self, identifier: LanguageIdentifier) -> None:
         self.identifier = identifier
-        # Detectors load models on first use; doing it here keeps a multi-second load from
-        # blocking the event loop mid-stream, where it would cost the worker its group session.
-        identifier.detect("warm up")
 
     def process(self, flight: InFlight) -> InFlight:
         article = flight.article

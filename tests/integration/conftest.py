@@ -53,6 +53,7 @@ class Pipeline:
     env: dict[str, str]
     root: Path
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    metrics_ports: list[int] = field(default_factory=list)
 
     @property
     def settings(self) -> Settings:
@@ -62,10 +63,11 @@ class Pipeline:
         """Start `streams worker` and wait until faust says it is ready."""
         index = len(self.workers)
         log = self.root / f"worker-{index}.log"
+        self.metrics_ports.append(free_port())
         worker_env = {
             **self.env,
             "STREAMS_WEB_PORT": str(free_port()),
-            "STREAMS_METRICS_PORT": str(free_port()),
+            "STREAMS_METRICS_PORT": str(self.metrics_ports[-1]),
             "STREAMS_DATA_DIR": str(self.root / f"data-{index}"),
             **env,
         }

@@ -1,0 +1,84 @@
+"""Lag and stalled partitions, sampled by every worker for the partitions it owns.
+
+A consumer that silently stops is the most reported failure of faust and Quix Streams
+deployments: a partition whose messages wait while its committed offset does not move
+for `stall_seconds` counts as stalled, so an alert can fire before users notice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterable, Mapping
+
+import faust
+from aiokafka.errors import KafkaError
+
+from streams.metrics import Metrics
+from streams.offsets import OffsetReader, Progress
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Partition = tuple[str, int]
+
+
+class LagMonitor:
+    """Turns offset samples into the lag and stalled-partition gauges."""
+
+    def __init__(self, metrics: Metrics, stages: Mapping[str, str], stall_seconds: float) -> None:
+        self.metrics = metrics
+        self.stages = stages
+        """Input topic -> stage name, for the topics this worker consumes."""
+        self.stall_seconds = stall_seconds
+        self._moved: dict[Partition, tuple[int | None, float]] = {}
+        self._reported: set[Partition] = set()
+
+    def update(
+        self, progress: Iterable[Progress], owned: Collection[Partition], now: float
+    ) -> None:
+        """Record one sample; `now` is a monotonic clock reading in seconds."""
+        stalled = dict.fromkeys(self.stages.values(), 0)
+        seen: set[Partition] = set()
+        for item in progress:
+            key = (item.topic, item.partition)
+            if key not in owned or item.topic not in self.stages:
+                continue
+            seen.add(key)
+            self.metrics.consumer_lag.labels(topic=item.topic, partition=str(item.partition)).set(
+                item.lag
+            )
+            committed, since = self._moved.get(key, (None, now))
+            if committed != item.committed or item.lag == 0:
+                since = now
+            self._moved[key] = (item.committed, since)
+            if item.lag > 0 and now - since >= self.stall_seconds:
+                stalled[self.stages[item.topic]] += 1
+        for topic, partition in self._reported - seen:
+            self.metrics.consumer_lag.remove(topic, str(partition))
+            self._moved.pop((topic, partition), None)
+        self._reported = seen
+        for stage, count in stalled.items():
+            self.metrics.stalled_partitions.labels(stage=stage).set(count)
+
+
+def watch(app: faust.App, settings: Settings, metrics: Metrics, stages: Collection[str]) -> None:
+    """Sample the group's offsets on a timer inside the worker's own event loop."""
+    topics = {settings.stage_topics[stage]: stage for stage in stages}
+    monitor = LagMonitor(metrics, topics, settings.stall_seconds)
+    offsets: OffsetReader | None = None
+
+    async def sample() -> None:
+        nonlocal offsets
+        try:
+            if offsets is None:
+                # aiokafka clients bind to the running loop, which exists only from here on.
+                offsets = OffsetReader(settings)
+                await offsets.start()
+            progress = await offsets.progress(settings.app_id, topics)
+        except KafkaError as error:
+            log.warning("cannot read consumer lag: %s", error)
+            return
+        owned = {(tp.topic, tp.partition) for tp in app.consumer.assignment()}
+        monitor.update(progress, owned, app.loop.time())
+
+    app.timer(settings.lag_interval_seconds, name="streams.lag")(sample)
