@@ -46,6 +46,7 @@ def create_app(settings: Settings, metrics: Metrics, stages: Sequence[str]) -> f
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         broker_rebalance_timeout=max(settings.session_timeout_seconds, 10.0),
         producer_max_request_size=settings.max_message_bytes,
+        producer_linger=0.005,
         consumer_max_fetch_size=settings.max_message_bytes,
         consumer_auto_offset_reset="earliest",
         web_port=settings.web_port,
