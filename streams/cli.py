@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from streams import __version__
 from streams.errors import ConfigError, StreamsError
@@ -72,6 +73,15 @@ def parser() -> argparse.ArgumentParser:
         help="a worker's metrics URL, repeatable (default: this host's STREAMS_METRICS_PORT)",
     )
 
+    dlq = commands.add_parser("dlq", help="dead letters")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+    replay = dlq_commands.add_parser("replay", help="send dead letters back to the input topic")
+    source = replay.add_mutually_exclusive_group(required=True)
+    source.add_argument("--file", type=Path, help="edited dead letters, one JSON per line")
+    source.add_argument(
+        "--code", action="append", help="replay unchanged the letters with this error code"
+    )
+
     run = commands.add_parser("run", help="the demo: broker, worker, seeds, results")
     run.add_argument("--seeds", default="seeds", help="folder of articles to publish")
     run.add_argument("--timeout", type=_positive, default=300.0, help="give up after S seconds")
@@ -112,6 +122,17 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         urls = args.metrics or [f"http://127.0.0.1:{settings.metrics_port}/metrics"]
         asyncio.run(show_status(settings, urls, args.once, args.json, args.interval))
+        return 0
+    if args.command == "dlq":
+        from streams.replay import letters_from_file, letters_with_codes, replay
+
+        if args.file:
+            letters = letters_from_file(args.file)
+        else:
+            letters = asyncio.run(letters_with_codes(settings, args.code))
+        sent, skipped = asyncio.run(replay(settings, letters))
+        note = f" ({skipped} skipped: their payload was truncated)" if skipped else ""
+        print(f"replayed {sent} dead letters to {settings.topic_raw}{note}", file=sys.stderr)
         return 0
     from streams.demo import demo
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from streams.dedup_index import DedupIndex
-from streams.similarity import normalise
 from streams.metrics import Metrics
 from streams.records import Article, InFlight
+from streams.similarity import normalise
 
 STAGE = "dedup"
 TABLES = ("verdicts", "fingerprints", "roots", "bands", "expiry")

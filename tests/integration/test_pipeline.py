@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -105,3 +108,35 @@ def test_every_input_ends_in_output_or_dead_letters_exactly_once(pipeline: Pipel
     out_keys = [key for key, _ in enriched] + [key for key, _ in dead]
     assert len(out_keys) == len(set(out_keys)) == len(raw)
     assert {key for key, _ in articles} <= {key for key, _ in enriched}
+
+
+def test_dead_letters_replay_edited_from_a_file_and_unchanged_by_code(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    settings = pipeline.settings
+    pipeline.produce([(b"to-fix", b'{"title": "Forgot the body"}')])
+    [letter] = [
+        orjson.loads(value or b"")
+        for key, value in pipeline.collect(settings.topic_dlq, 10**6, timeout=5)
+        if key == b"to-fix"
+    ]
+    assert letter["error_code"] == "missing_body"
+    fixed = {**orjson.loads(letter["payload"]), "body": "The body, added by an editor."}
+    edited = tmp_path / "edited.jsonl"
+    edited.write_bytes(orjson.dumps({**letter, "payload": orjson.dumps(fixed).decode()}) + b"\n")
+    cli = [sys.executable, "-m", "streams", "dlq", "replay"]
+    subprocess.run([*cli, "--file", str(edited)], env=pipeline.env, check=True, timeout=60)
+    record = pipeline.enriched(["to-fix"])["to-fix"]
+    assert record["body"] == "The body, added by an editor."
+    assert record["title"] == "Forgot the body"
+
+    def missing_body_letters() -> int:
+        records = pipeline.collect(settings.topic_dlq, 10**6, timeout=5)
+        return sum(orjson.loads(v or b"")["error_code"] == "missing_body" for _, v in records)
+
+    before = missing_body_letters()
+    subprocess.run([*cli, "--code", "missing_body"], env=pipeline.env, check=True, timeout=60)
+    deadline = time.monotonic() + 60
+    while missing_body_letters() < 2 * before:
+        assert time.monotonic() < deadline
+    assert missing_body_letters() == 2 * before
