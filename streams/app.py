@@ -12,6 +12,7 @@ from streams.metrics import Metrics
 from streams.monitor import watch
 from streams.pipeline import register
 from streams.settings import Settings
+from streams.transactions import SourcePartitionTransactions
 
 
 def credentials(settings: Settings) -> Any:
@@ -52,6 +53,8 @@ def create_app(settings: Settings, metrics: Metrics, stages: Sequence[str]) -> f
         web_port=settings.web_port,
         web_enabled=True,
     )
+    # Per app, not on faust's class: the transport builds its transaction manager from here.
+    app.transport.TransactionManager = SourcePartitionTransactions  # type: ignore[misc]
     register(app, settings, metrics, stages)
     watch(app, settings, metrics, stages)
     return app
