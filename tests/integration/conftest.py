@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,6 +136,20 @@ class Pipeline:
 
         asyncio.run(read_records(self.settings, topic, keep, idle_timeout=timeout))
         return records
+
+    def endings(self, keys: set[bytes], timeout: float = 300) -> dict[bytes, list[bytes]]:
+        """Every record of `keys` in the output and dead-letter topics, once all have arrived."""
+        settings = self.settings
+        deadline = time.monotonic() + timeout
+        while True:
+            found: dict[bytes, list[bytes]] = defaultdict(list)
+            for topic in (settings.topic_enriched, settings.topic_dlq):
+                for key, value in self.collect(topic, 10**9, timeout=3):
+                    if key in keys:
+                        found[key].append(value or b"")
+            if keys <= found.keys() or time.monotonic() > deadline:
+                return found
+            time.sleep(2)
 
     def enriched(self, ids: Collection[str], timeout: float = 90) -> dict[str, dict[str, Any]]:
         """The enriched records of `ids`, waiting until all of them arrived."""

@@ -8,8 +8,6 @@ are allowed but must be byte-identical to the first copy.
 from __future__ import annotations
 
 import signal
-import time
-from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,23 +35,6 @@ def messages(prefix: str) -> list[tuple[bytes, bytes]]:
     return batch
 
 
-def outcomes(
-    pipeline: Pipeline, keys: set[bytes], timeout: float = 300
-) -> dict[bytes, list[bytes]]:
-    """Every record of `keys` in the output and dead-letter topics, once all have arrived."""
-    settings = pipeline.settings
-    deadline = time.monotonic() + timeout
-    while True:
-        found: dict[bytes, list[bytes]] = defaultdict(list)
-        for topic in (settings.topic_enriched, settings.topic_dlq):
-            for key, value in pipeline.collect(topic, 10**9, timeout=3):
-                if key in keys:
-                    found[key].append(value or b"")
-        if keys <= found.keys() or time.monotonic() > deadline:
-            return found
-        time.sleep(2)
-
-
 def assert_each_once(found: dict[bytes, list[bytes]], keys: set[bytes], guarantee: str) -> None:
     missing = keys - found.keys()
     assert not missing, f"{len(missing)} articles lost, e.g. {sorted(missing)[:5]}"
@@ -70,7 +51,7 @@ def assert_each_once(found: dict[bytes, list[bytes]], keys: set[bytes], guarante
             assert other == first
 
 
-@pytest.fixture(params=["at_least_once"])
+@pytest.fixture(params=["at_least_once", "exactly_once"])
 def guarantee(request: pytest.FixtureRequest) -> str:
     """The guarantees under test: exactly_once still stalls after a SIGKILL (see RELIABILITY)."""
     return str(request.param)
@@ -94,7 +75,7 @@ def test_a_worker_killed_mid_stream_loses_and_doubles_nothing(
     worker.send_signal(signal.SIGKILL)
     worker.wait()
     faulty.start_worker()
-    assert_each_once(outcomes(faulty, keys), keys, guarantee)
+    assert_each_once(faulty.endings(keys), keys, guarantee)
 
 
 def test_a_broker_restart_mid_stream_is_survived_without_help(
@@ -107,7 +88,7 @@ def test_a_broker_restart_mid_stream_is_survived_without_help(
     faulty.collect(faulty.settings.topic_enriched, ARTICLES // 4, timeout=120)
     broker.stop(kafka)
     broker.start(kafka)
-    assert_each_once(outcomes(faulty, keys), keys, guarantee)
+    assert_each_once(faulty.endings(keys), keys, guarantee)
     assert worker.poll() is None, "the worker died instead of reconnecting"
 
 
@@ -123,4 +104,4 @@ def test_a_worker_joining_and_leaving_mid_stream_loses_and_doubles_nothing(
     faulty.collect(faulty.settings.topic_enriched, ARTICLES // 2, timeout=120)
     second.send_signal(signal.SIGTERM)
     second.wait(60)
-    assert_each_once(outcomes(faulty, keys), keys, guarantee)
+    assert_each_once(faulty.endings(keys), keys, guarantee)
