@@ -126,12 +126,16 @@ def fetch_jars(paths: BrokerPaths) -> None:
 def server_properties(settings: Settings, paths: BrokerPaths) -> str:
     """A single-node KRaft configuration that lets exactly-once work on one replica."""
     port, controller = settings.local_broker_port, settings.broker_controller_port
+    listeners = {"PLAINTEXT": port, "CONTROLLER": controller}
+    if settings.broker_sasl_port:
+        listeners["SASL_PLAINTEXT"] = settings.broker_sasl_port
+    advertised = {name: number for name, number in listeners.items() if name != "CONTROLLER"}
     lines = [
         "process.roles=broker,controller",
         "node.id=1",
         f"controller.quorum.voters=1@127.0.0.1:{controller}",
-        f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
-        f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+        "listeners=" + ",".join(f"{n}://127.0.0.1:{p}" for n, p in listeners.items()),
+        "advertised.listeners=" + ",".join(f"{n}://127.0.0.1:{p}" for n, p in advertised.items()),
         "controller.listener.names=CONTROLLER",
         "inter.broker.listener.name=PLAINTEXT",
         "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,"
@@ -150,8 +154,29 @@ def server_properties(settings: Settings, paths: BrokerPaths) -> str:
         f"replica.fetch.max.bytes={settings.max_message_bytes + 65536}",
         "log.retention.hours=168",
     ]
+    if settings.broker_sasl_port:
+        lines += _sasl_properties(settings)
     lines += [line.strip() for line in settings.broker_extra_properties.split(";") if line.strip()]
     return "\n".join(lines) + "\n"
+
+
+SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+def _sasl_properties(settings: Settings) -> list[str]:
+    """PLAIN and SCRAM on the SASL listener; SCRAM users are added when storage is formatted."""
+    plain_users = " ".join(f'user_{name}="{pw}"' for name, pw in settings.sasl_users.items())
+    prefix = "listener.name.sasl_plaintext"
+    return [
+        "sasl.enabled.mechanisms=PLAIN," + ",".join(SCRAM_MECHANISMS),
+        f"{prefix}.plain.sasl.jaas.config="
+        f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};",
+        *(
+            f"{prefix}.{mechanism.lower()}.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            for mechanism in SCRAM_MECHANISMS
+        ),
+    ]
 
 
 LOG4J = """\
@@ -178,14 +203,27 @@ def _java(paths: BrokerPaths, main: str, *args: str) -> list[str]:
     ]
 
 
-def format_storage(paths: BrokerPaths) -> None:
+def format_storage(settings: Settings, paths: BrokerPaths) -> None:
     """Format the KRaft log directory once; an already formatted one is kept with its data."""
     if (paths.data / "meta.properties").exists():
         return
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    scram = [
+        argument
+        for name, password in settings.sasl_users.items()
+        for mechanism in SCRAM_MECHANISMS
+        for argument in ("--add-scram", f"{mechanism}=[name={name},password={password}]")
+    ]
     result = subprocess.run(
         _java(
-            paths, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(paths.config)
+            paths,
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(paths.config),
+            *scram,
         ),
         capture_output=True,
         text=True,
@@ -218,15 +256,15 @@ def start(settings: Settings) -> str:
     port = settings.local_broker_port
     pid = running_pid(paths)
     if pid is None:
-        for taken in (port, settings.broker_controller_port):
-            if port_open(taken):
+        for taken in (port, settings.broker_controller_port, settings.broker_sasl_port):
+            if taken and port_open(taken):
                 raise BrokerError(f"port {taken} is taken by another process")
         _require("java")
         fetch_jars(paths)
         paths.home.mkdir(parents=True, exist_ok=True)
         paths.config.write_text(server_properties(settings, paths))
         paths.log4j.write_text(LOG4J)
-        format_storage(paths)
+        format_storage(settings, paths)
         with paths.log.open("ab") as out:
             process = subprocess.Popen(
                 _java(paths, "kafka.Kafka", str(paths.config)),

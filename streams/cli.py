@@ -9,8 +9,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from aiokafka.errors import KafkaError
+
 from streams import __version__
 from streams.errors import ConfigError, StreamsError
+from streams.logs import LastError, redact, secrets_of
 from streams.settings import STAGES, Settings, load_settings
 
 
@@ -142,13 +145,21 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    kafka_log = logging.getLogger("aiokafka")
+    last_error = LastError()
+    kafka_log.addHandler(last_error)
+    # Short-lived commands report a Kafka failure once, as one line, not as client chatter.
+    kafka_log.propagate = args.command == "worker"
     try:
-        return dispatch(args, load_settings())
+        settings = load_settings()
+        redact(secrets_of(settings))
+        return dispatch(args, settings)
     except ConfigError as error:
         print(f"streams: error: {error}", file=sys.stderr)
         return 2
-    except StreamsError as error:
-        print(f"streams: error: {error}", file=sys.stderr)
+    except (StreamsError, KafkaError) as error:
+        reason = f" ({last_error.message})" if last_error.message else ""
+        print(f"streams: error: {error}{reason}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

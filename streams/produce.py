@@ -78,8 +78,8 @@ def collect_messages(paths: Sequence[str]) -> list[Message]:
 async def publish(settings: Settings, topic: str, messages: Sequence[Message]) -> None:
     """Send everything, then wait for every acknowledgement before returning."""
     client = producer(settings)
-    await client.start()
     try:
+        await client.start()
         batch = [await client.send(topic, value=value, key=key) for key, value in messages]
         for future in batch:
             await future

@@ -85,6 +85,10 @@ class Settings:
     broker_home: Path = field(default_factory=lambda: Path.home() / ".cache" / "streams" / "kafka")
     """Cache for the local broker's jars, storage and logs, outside the repository."""
     broker_controller_port: int = 9093
+    broker_sasl_port: int = 0
+    """A SASL_PLAINTEXT listener (PLAIN and SCRAM) for the local broker; 0 means none."""
+    broker_sasl_users: Secret | None = None
+    """`name:password,...` accepted by the local broker's SASL listener."""
     broker_extra_properties: str = ""
     """Extra server.properties lines for the local broker, separated by ';'."""
 
@@ -102,6 +106,13 @@ class Settings:
         one partition: faust tables are partitioned like the stream that writes them.
         """
         return 1 if topic == self.stage_topics["dedup"] else self.partitions
+
+    @property
+    def sasl_users(self) -> dict[str, str]:
+        """The local broker's SASL users, name to password."""
+        raw = self.broker_sasl_users.reveal() if self.broker_sasl_users else ""
+        pairs = (entry.split(":", 1) for entry in raw.split(",") if ":" in entry)
+        return {name.strip(): password for name, password in pairs}
 
     @property
     def local_broker_port(self) -> int:
@@ -207,6 +218,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         broker_controller_port=_int(
             env, "BROKER_CONTROLLER_PORT", defaults.broker_controller_port, minimum=1
         ),
+        broker_sasl_port=_int(env, "BROKER_SASL_PORT", defaults.broker_sasl_port),
+        broker_sasl_users=_secret(env, "BROKER_SASL_USERS"),
         broker_extra_properties=get(PREFIX + "BROKER_EXTRA_PROPERTIES", ""),
     )
     if settings.dedup_threshold > 1:
