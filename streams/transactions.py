@@ -9,20 +9,77 @@ this worker does not own waits in a transaction nobody commits, and a crash betw
 two commits drops or repeats an article. Kafka Streams keeps one producer per input
 partition (task) for this reason; this manager does the same: a send made while an event
 is being processed joins the transaction of that event's partition.
+
+faust's commit is also no barrier: it picks the offsets to commit, then flushes and
+commits while the agents go on processing, so the transaction carries the outputs (and
+table changes) of events after those offsets. A crash then repeats them: a SIGKILLed
+worker's successor redid thousands of committed articles. Flushing the table buffer
+before the commit made it worse, since that flush only ends when the dedup agent stops
+refilling the buffer, i.e. when the input runs dry, and a transaction open that long
+outlives transaction.timeout.ms. So each transaction is committed only at a moment no
+event of its partitions is half done and no table change is waiting to be sent, with the
+offsets of that moment, and without yielding to the agents before the producer's lock
+is held: events that start meanwhile block on that lock and go into the next transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
-from typing import Any
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Mapping, MutableMapping
+from typing import Any, cast
 
+from faust import Sensor
 from faust.streams import current_event
 from faust.transport.consumer import TransactionManager
-from faust.types import TP
+from faust.types import TP, EventT, StreamT
+
+log = logging.getLogger(__name__)
+
+QUIET_TIMEOUT = 10.0
+"""Seconds to wait for a moment between events before committing regardless (and saying so)."""
+
+
+class _EventsInProgress(Sensor):
+    """Events a stream handed to an agent and has not acknowledged yet, per transactional id."""
+
+    def __init__(self, manager: SourcePartitionTransactions) -> None:
+        super().__init__()
+        self.manager = manager
+        self.busy: Counter[str] = Counter()
+
+    def on_stream_event_in(
+        self, tp: TP, offset: int, stream: StreamT[Any], event: EventT[Any]
+    ) -> dict[Any, Any] | None:
+        self.busy[self.manager.transactional_id(tp)] += 1
+        return None
+
+    def on_stream_event_out(
+        self,
+        tp: TP,
+        offset: int,
+        stream: StreamT[Any],
+        event: EventT[Any],
+        state: dict[Any, Any] | None = None,
+    ) -> None:
+        self.busy[self.manager.transactional_id(tp)] -= 1
 
 
 class SourcePartitionTransactions(TransactionManager):
     """faust's TransactionManager, with sends bound to the transaction of their input."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._events = _EventsInProgress(self)
+        self.app.sensors.add(self._events)
+        self._buffered_sends = 0
+        """Table changelog sends between leaving the producer buffer and their producer."""
+
+    def transactional_id(self, tp: TP) -> str:
+        """faust's id for the producer of the partition group `tp` belongs to."""
+        group = self.app.assignor.group_for_topic(tp.topic)
+        return f"{self.app.conf.id}-{group}-{tp.partition}"
 
     async def send(
         self,
@@ -39,9 +96,11 @@ class SourcePartitionTransactions(TransactionManager):
         if event is None:
             # Table changelogs are flushed from a background buffer, outside any event;
             # they are co-partitioned with their source, so faust's choice is right there.
-            return await super().send(topic, key, value, partition, timestamp, headers)
-        source = event.message
-        group = self.app.assignor.group_for_topic(source.topic)
+            self._buffered_sends += 1
+            try:
+                return await super().send(topic, key, value, partition, timestamp, headers)
+            finally:
+                self._buffered_sends -= 1
         return await self.producer.send(
             topic,
             key,
@@ -49,11 +108,63 @@ class SourcePartitionTransactions(TransactionManager):
             self.consumer.key_partition(topic, key, partition),
             timestamp,
             headers,
-            transactional_id=f"{self.app.conf.id}-{group}-{source.partition}",
+            transactional_id=self.transactional_id(event.message.tp),
         )
 
     async def commit(self, offsets: Mapping[TP, int], start_new_transaction: bool = True) -> bool:
-        """Publish buffered table changes first, so they commit with the offsets they follow."""
-        await self.app.producer.buffer.flush()
-        result: bool = await super().commit(offsets, start_new_transaction)
-        return result
+        """Commit each transaction with the offsets of a moment between events.
+
+        `offsets` is the consumer's own dict of what it is about to record as committed;
+        the offsets of events acknowledged since it was made are added to it.
+        """
+        committed = cast(MutableMapping[TP, int], offsets)
+        for tid in sorted({self.transactional_id(tp) for tp in offsets}):
+            await self._wait_until_quiet(tid)
+            # From here until commit_transactions holds the producer's lock nothing awaits.
+            await self.producer.commit_transactions(
+                {tid: self._settle(tid, committed)},
+                self.app.conf.id,
+                start_new_transaction=start_new_transaction,
+            )
+        return True
+
+    def _quiet(self, tid: str) -> bool:
+        return (
+            not self._events.busy[tid]
+            and not self._buffered_sends
+            and not self.app.producer.buffer.size
+        )
+
+    async def _wait_until_quiet(self, tid: str) -> None:
+        """Yield to the agents until none is inside an event of `tid` and tables are sent.
+
+        Agents yield between events, so this is a matter of a few loop turns; a stuck
+        event (an agent cancelled mid-event at shutdown) only delays the commit.
+        """
+        deadline = asyncio.get_running_loop().time() + QUIET_TIMEOUT
+        while not self._quiet(tid):
+            if asyncio.get_running_loop().time() > deadline:
+                log.warning("committing %s while events are in progress", tid)
+                return
+            await asyncio.sleep(0)
+
+    def _settle(self, tid: str, committed: MutableMapping[TP, int]) -> dict[TP, int]:
+        """The offsets of `tid` now: all acknowledged events, also those since faust looked."""
+        consumer = cast(Any, self.consumer)
+        assignment = consumer.assignment()
+        settled: dict[TP, int] = {}
+        for tp in list(consumer._acked):
+            if tp not in assignment or self.transactional_id(tp) != tid:
+                continue
+            if tp in committed:
+                # faust already took its acknowledged offsets up to here out of its list.
+                consumer._committed_offset[tp] = committed[tp]
+            # Each call takes one run of consecutive offsets; a transaction marker skipped
+            # by read_committed ends a run, and the events after it are in this transaction.
+            while (offset := consumer._new_offset(tp)) is not None:
+                if consumer._should_commit(tp, offset):
+                    committed[tp] = consumer._committed_offset[tp] = offset
+        for tp, offset in committed.items():
+            if self.transactional_id(tp) == tid:
+                settled[tp] = offset
+        return settled
