@@ -18,6 +18,7 @@ import orjson
 
 from streams.dedup_index import DedupIndex
 from streams.dlq import reject
+from streams.entities import EntityTagger
 from streams.errors import ConfigError
 from streams.langid import LanguageIdentifier
 from streams.metrics import Metrics
@@ -25,6 +26,7 @@ from streams.records import Article, InFlight, RawMessage, Source, rfc3339
 from streams.settings import Settings
 from streams.stages.dedup import TABLES as DEDUP_TABLES
 from streams.stages.dedup import DedupStage
+from streams.stages.entities import EntitiesStage
 from streams.stages.language import LanguageStage
 from streams.stages.validate import admit
 
@@ -55,7 +57,7 @@ def _enveloped(process: Callable[[InFlight], InFlight]) -> Callable[[RawMessage]
     return step
 
 
-PIPELINE = ("validate", "language", "dedup")
+PIPELINE = ("validate", "language", "entities", "dedup")
 """The stages in flow order; the last one writes the enriched record."""
 
 
@@ -66,6 +68,9 @@ def build_stage(name: str, settings: Settings, app: faust.App) -> Stage:
     if name == "language":
         language = LanguageStage(LanguageIdentifier(settings.languages or None))
         return Stage(name, _enveloped(language.process), language.observe)
+    if name == "entities":
+        entities = EntitiesStage(EntityTagger(settings.entity_pipelines))
+        return Stage(name, _enveloped(entities.process), entities.observe)
     if name == "dedup":
         dedup = DedupStage(dedup_index(app, settings), settings.dedup_threshold)
         return Stage(name, _enveloped(dedup.process), dedup.observe)

@@ -77,6 +77,8 @@ class Settings:
     languages: tuple[str, ...] = ()
     """Candidate languages (ISO codes) for detection; empty means every supported one."""
 
+    entity_pipelines: dict[str, str] | None = None
+    """Language code -> spaCy pipeline (package name or path); None means the shipped set."""
     dedup_threshold: float = 0.5
     """Estimated Jaccard similarity of word 3-shingles at which a body is a near duplicate."""
     dedup_retention_seconds: float = 7 * 24 * 3600.0
@@ -159,6 +161,22 @@ def _secret(env: Mapping[str, str], name: str) -> Secret | None:
     return None if raw is None else Secret(raw)
 
 
+def _pipelines(env: Mapping[str, str]) -> dict[str, str] | None:
+    """`en=en_core_web_sm,de=/path/to/pipeline`; unset means the shipped pipelines."""
+    raw = env.get(PREFIX + "ENTITY_PIPELINES")
+    if raw is None:
+        return None
+    pipelines = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        code, sep, pipeline = item.partition("=")
+        if not sep or not code.strip() or not pipeline.strip():
+            raise ConfigError(
+                f"{PREFIX}ENTITY_PIPELINES item {item!r} is not of the form language=pipeline"
+            )
+        pipelines[code.strip().lower()] = pipeline.strip()
+    return pipelines
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from the environment (or a given mapping, for tests)."""
     env = os.environ if env is None else env
@@ -210,6 +228,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             for code in get(PREFIX + "LANGUAGES", "").split(",")
             if code.strip()
         ),
+        entity_pipelines=_pipelines(env),
         dedup_threshold=_float(env, "DEDUP_THRESHOLD", defaults.dedup_threshold),
         dedup_retention_seconds=_float(
             env, "DEDUP_RETENTION_SECONDS", defaults.dedup_retention_seconds

@@ -1,0 +1,76 @@
+"""Entity tagging on the real broker: German, English, French, and a language without a pipeline."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from streams.produce import text_article
+from tests.integration.conftest import Pipeline
+
+SEEDS = Path(__file__).parents[2] / "seeds"
+
+
+def enrich(pipeline: Pipeline, article_id: str, article: dict[str, Any]) -> dict[str, Any]:
+    pipeline.produce_at(article_id, {**article, "id": article_id}, int(time.time() * 1000))
+    return pipeline.enriched([article_id])[article_id]
+
+
+def names(record: dict[str, Any]) -> dict[str, str]:
+    """Every surface form, canonical or alias, with the label of its entity."""
+    return {
+        form: entity["label"]
+        for entity in record["entities"]
+        for form in (entity["text"], *entity["aliases"])
+    }
+
+
+def assert_spans_slice_the_body(record: dict[str, Any]) -> None:
+    body = record["body"]
+    for entity in record["entities"]:
+        forms = {entity["text"], *entity["aliases"]}
+        assert entity["count"] == len(entity["spans"])
+        for start, end in entity["spans"]:
+            assert body[start:end] in forms, (entity, body[start:end])
+
+
+def test_the_german_seed_names_its_people_places_and_organisations(pipeline: Pipeline) -> None:
+    seed = text_article((SEEDS / "000_65e81ee260f6cf05.txt").read_text(encoding="utf-8"))
+    record = enrich(pipeline, "seed-de", seed)
+    assert record["pipeline"]["stages"]["entities"]["tagger"].startswith("de_streams_ner")
+    found = names(record)
+    for person in ("Wladimir Putin", "Sergej Schoigu"):
+        assert found.get(person) == "PER", person
+    for place in ("Russland", "Nordkorea", "Wladiwostok"):
+        assert found.get(place) == "LOC", place
+    assert found.get("AFP") == "ORG"
+    putin = next(e for e in record["entities"] if e["text"] == "Wladimir Putin")
+    assert "Putin" in putin["aliases"] and putin["count"] > 1
+    assert_spans_slice_the_body(record)
+
+
+def test_english_and_french_articles_are_tagged_with_their_pipelines(pipeline: Pipeline) -> None:
+    english = enrich(
+        pipeline, "seed-en", text_article((SEEDS / "001_en_harbour_bridge.txt").read_text())
+    )
+    french = enrich(
+        pipeline, "seed-fr", text_article((SEEDS / "002_fr_greve_transports.txt").read_text())
+    )
+    assert english["pipeline"]["stages"]["entities"]["tagger"].startswith("en_core_web_sm")
+    assert "Portsmouth" in names(english)  # en_core_web_sm reads "council of Portsmouth" as ORG
+    assert names(english).get("Sarah Whitfield") == "PER"
+    assert french["pipeline"]["stages"]["entities"]["tagger"].startswith("fr_core_news_sm")
+    assert names(french).get("Lyon") == "LOC" or names(french).get("Métropole de Lyon")
+    assert names(french).get("Marc Delorme") == "PER"
+    for record in (english, french):
+        assert_spans_slice_the_body(record)
+
+
+def test_a_language_without_a_pipeline_gets_no_tagger_and_no_entities(pipeline: Pipeline) -> None:
+    spanish = enrich(
+        pipeline, "seed-es", text_article((SEEDS / "003_es_sequia_cataluna.txt").read_text())
+    )
+    assert spanish["language"]["code"] == "es"
+    assert spanish["pipeline"]["stages"]["entities"] == {"tagger": None}
+    assert spanish["entities"] == []
