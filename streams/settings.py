@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from streams.entities import parse_pipelines
 from streams.errors import ConfigError
 
 PREFIX = "STREAMS_"
@@ -164,17 +165,7 @@ def _secret(env: Mapping[str, str], name: str) -> Secret | None:
 def _pipelines(env: Mapping[str, str]) -> dict[str, str] | None:
     """`en=en_core_web_sm,de=/path/to/pipeline`; unset means the shipped pipelines."""
     raw = env.get(PREFIX + "ENTITY_PIPELINES")
-    if raw is None:
-        return None
-    pipelines = {}
-    for item in filter(None, (part.strip() for part in raw.split(","))):
-        code, sep, pipeline = item.partition("=")
-        if not sep or not code.strip() or not pipeline.strip():
-            raise ConfigError(
-                f"{PREFIX}ENTITY_PIPELINES item {item!r} is not of the form language=pipeline"
-            )
-        pipelines[code.strip().lower()] = pipeline.strip()
-    return pipelines
+    return None if raw is None else parse_pipelines(raw)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
