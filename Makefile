@@ -38,9 +38,15 @@ lint: $(STAMP) ## ruff and mypy
 
 bench: $(STAMP) ## the benchmarks (quality and speed), printed as Markdown
 	$(PY) benchmarks/langid_eval.py
+	$(PY) benchmarks/dedup_eval.py
+	OMP_NUM_THREADS=1 $(PY) benchmarks/ner_eval.py
+
+train-de: $(STAMP) ## retrain the German NER pipeline from ../shared/data/train/ner
+	$(PY) -m pip install --quiet -e '.[train]'
+	$(PY) training/de/train.py all
 
 clean: ## stop the broker and remove the virtualenv and caches
 	-$(VENV)/bin/streams broker stop
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache streams-data
 
-.PHONY: help setup system-deps run broker test lint bench clean
+.PHONY: help setup system-deps run broker test lint bench train-de clean

