@@ -28,6 +28,8 @@ from streams.topics import ensure_topics
 
 READY = b"[^Worker]: Ready"
 Record = tuple[bytes | None, bytes | None]
+WITHOUT_NER_MODELS = {"STREAMS_ENTITY_PIPELINES": ""}
+"""For tests about delivery, not tagging: the entities stage runs but loads no model."""
 
 
 def free_port() -> int:

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterator
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.conftest import Pipeline
+from streams.settings import Settings
+from tests.integration.conftest import WITHOUT_NER_MODELS, Pipeline, make_pipeline
+
+
+@pytest.fixture(scope="module")
+def pipeline(kafka: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """A worker on every stage; the entities stage runs without models to keep this fast."""
+    running = make_pipeline(kafka, tmp_path_factory.mktemp("fuzz"), **WITHOUT_NER_MODELS)
+    running.start_worker()
+    yield running
+    running.stop_all()
+
 
 BATCHES = 10
 PER_BATCH = 1000

@@ -16,7 +16,7 @@ import pytest
 
 from streams import broker
 from streams.settings import Settings
-from tests.integration.conftest import Pipeline, make_pipeline
+from tests.integration.conftest import WITHOUT_NER_MODELS, Pipeline, make_pipeline
 
 ARTICLES = 5000
 BAD_EVERY = 50
@@ -59,7 +59,9 @@ def guarantee(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def faulty(kafka: Settings, tmp_path: Path, guarantee: str) -> Iterator[Pipeline]:
-    running = make_pipeline(kafka, tmp_path, STREAMS_PROCESSING_GUARANTEE=guarantee)
+    running = make_pipeline(
+        kafka, tmp_path, STREAMS_PROCESSING_GUARANTEE=guarantee, **WITHOUT_NER_MODELS
+    )
     yield running
     running.stop_all()
 

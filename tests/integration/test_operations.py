@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from streams.settings import Settings
-from tests.integration.conftest import Pipeline, free_port, make_pipeline
+from tests.integration.conftest import WITHOUT_NER_MODELS, Pipeline, free_port, make_pipeline
 
 BAD = [b"{not json", b"[1, 2]", b'{"title": "no body"}', b"\xff\xfe", b'{"body": 5}']
 CODES = {
@@ -32,7 +32,10 @@ CODES = {
 def busy(kafka: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     """One worker whose lag is sampled every second, so a burst shows up as lag."""
     running = make_pipeline(
-        kafka, tmp_path_factory.mktemp("operations"), STREAMS_LAG_INTERVAL_SECONDS="1"
+        kafka,
+        tmp_path_factory.mktemp("operations"),
+        STREAMS_LAG_INTERVAL_SECONDS="1",
+        **WITHOUT_NER_MODELS,
     )
     running.start_worker()
     yield running
