@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from streams.dedup_index import DedupIndex, Verdict
+from tests.unit.synthetic import edit
 
 DAY = 24 * 3600.0
 T0 = 1_700_000_000.0
@@ -63,14 +64,6 @@ def words(seed: int, count: int = 300) -> list[str]:
 
 def article(seed: int, count: int = 300) -> str:
     return " ".join(words(seed, count))
-
-
-def edit(text: str, fraction: float, seed: int) -> str:
-    rng = random.Random(seed)
-    tokens = text.split()
-    for i in rng.sample(range(len(tokens)), round(fraction * len(tokens))):
-        tokens[i] = f"edited{i}"
-    return " ".join(tokens)
 
 
 def cjk_article(seed: int, count: int = 400) -> str:

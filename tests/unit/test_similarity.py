@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from streams import similarity as sim
+from tests.unit.synthetic import edit
 
 
 def words(seed: int, count: int = 300) -> str:
@@ -16,14 +17,6 @@ def words(seed: int, count: int = 300) -> str:
         "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9)))
         for _ in range(count)
     )
-
-
-def edit(text: str, fraction: float, seed: int) -> str:
-    rng = random.Random(seed)
-    tokens = text.split()
-    for i in rng.sample(range(len(tokens)), round(fraction * len(tokens))):
-        tokens[i] = f"edited{i}"
-    return " ".join(tokens)
 
 
 def true_jaccard(first: str, second: str) -> float:
