@@ -9,8 +9,6 @@ from streams.metrics import Metrics
 from streams.records import Article, InFlight, LanguageBlock
 
 STAGE = "language"
-MAX_CHARS = 20_000
-"""Text beyond this adds cost but no accuracy: the language is settled long before."""
 
 
 class LanguageStage:
@@ -24,7 +22,7 @@ class LanguageStage:
     def process(self, flight: InFlight) -> InFlight:
         article = flight.article
         title, body = article.get("title") or "", article["body"]
-        detection = self.identifier.detect(f"{title}\n\n{body}"[:MAX_CHARS])
+        detection = self.identifier.detect(f"{title}\n\n{body}")
         hint = article.get("language")
         article["language"] = asdict(
             LanguageBlock(
