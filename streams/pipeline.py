@@ -11,11 +11,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import faust
 import orjson
 
+from streams.consumer import OncePerAssignmentConsumer
 from streams.dedup_index import DedupIndex
 from streams.dlq import reject
 from streams.entities import EntityTagger
@@ -151,8 +152,11 @@ def _agent(
     failed = metrics.messages.labels(stage=stage.name, outcome="dead_letter")
 
     async def run(stream: faust.StreamT[bytes]) -> None:
+        consumer = cast(OncePerAssignmentConsumer, stream.app.consumer)
         async for event in stream.events():
             raw = event.message
+            if not consumer.first_time(raw):
+                continue
             timestamp_ms = round(raw.timestamp * 1000)
             message = RawMessage(
                 key=raw.key,
@@ -192,5 +196,6 @@ def _agent(
                     ingested = flight.source.timestamp / 1000
                     metrics.end_to_end_seconds.observe(max(0.0, time.time() - ingested))
             stage_seconds.observe(time.perf_counter() - started)
+            consumer.finished(raw)
 
     return run

@@ -35,6 +35,8 @@ from faust.streams import current_event
 from faust.transport.consumer import TransactionManager
 from faust.types import TP, EventT, StreamT
 
+from streams.consumer import OncePerAssignmentConsumer
+
 log = logging.getLogger(__name__)
 
 QUIET_TIMEOUT = 10.0
@@ -115,17 +117,19 @@ class SourcePartitionTransactions(TransactionManager):
         """Commit each transaction with the offsets of a moment between events.
 
         `offsets` is the consumer's own dict of what it is about to record as committed;
-        the offsets of events acknowledged since it was made are added to it.
+        the offsets of events finished since it was made are added to it.
         """
         committed = cast(MutableMapping[TP, int], offsets)
         for tid in sorted({self.transactional_id(tp) for tp in offsets}):
             await self._wait_until_quiet(tid)
             # From here until commit_transactions holds the producer's lock nothing awaits.
-            await self.producer.commit_transactions(
-                {tid: self._settle(tid, committed)},
-                self.app.conf.id,
-                start_new_transaction=start_new_transaction,
-            )
+            settled = self._settle(tid, committed)
+            if settled:
+                await self.producer.commit_transactions(
+                    {tid: settled},
+                    self.app.conf.id,
+                    start_new_transaction=start_new_transaction,
+                )
         return True
 
     def _quiet(self, tid: str) -> bool:
@@ -149,22 +153,19 @@ class SourcePartitionTransactions(TransactionManager):
             await asyncio.sleep(0)
 
     def _settle(self, tid: str, committed: MutableMapping[TP, int]) -> dict[TP, int]:
-        """The offsets of `tid` now: all acknowledged events, also those since faust looked."""
-        consumer = cast(Any, self.consumer)
-        assignment = consumer.assignment()
-        settled: dict[TP, int] = {}
-        for tp in list(consumer._acked):
-            if tp not in assignment or self.transactional_id(tp) != tid:
-                continue
-            if tp in committed:
-                # faust already took its acknowledged offsets up to here out of its list.
-                consumer._committed_offset[tp] = committed[tp]
-            # Each call takes one run of consecutive offsets; a transaction marker skipped
-            # by read_committed ends a run, and the events after it are in this transaction.
-            while (offset := consumer._new_offset(tp)) is not None:
-                if consumer._should_commit(tp, offset):
-                    committed[tp] = consumer._committed_offset[tp] = offset
-        for tp, offset in committed.items():
-            if self.transactional_id(tp) == tid:
-                settled[tp] = offset
+        """The offsets of `tid` now, or nothing while a gap in them is being checked.
+
+        The transaction holds the outputs of every event finished so far, so it may only
+        close with offsets that reach past all of them (see streams/consumer.py).
+        """
+        consumer = cast(OncePerAssignmentConsumer, self.consumer)
+        mine = [tp for tp in consumer.assignment() if self.transactional_id(tp) == tid]
+        committed.update(consumer.committable(mine))
+        settled = {
+            tp: offset for tp, offset in committed.items() if self.transactional_id(tp) == tid
+        }
+        if not consumer.settled(mine):
+            for tp in settled:
+                del committed[tp]
+            return {}
         return settled

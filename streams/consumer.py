@@ -1,0 +1,172 @@
+"""faust's Kafka consumer, committing only what the agents finished, each offset once.
+
+faust commits the offsets its streams *acknowledged*, in runs stitched over the gaps
+that transaction markers leave. The SIGKILL fault tests showed what that costs:
+
+- It hands a stream a message again whenever the fetcher returns it at or after the
+  last offset read. Stream partitions are resumed before the seek that ends a
+  recovery, and at the end of a partition the fetcher now and then returned its last
+  message twice: a restarted worker processed an article twice in a row, and under
+  exactly_once both copies were committed in one transaction (2 of 9 runs).
+- It acknowledges the messages it skips while a rebalance or recovery holds the
+  streams, counting on a seek to fetch them again, and right after a recovery a
+  restarted worker now and then never handed one message to its agent at all: with
+  the commit running over the gap, that article was lost (2 of about 12 runs while
+  repeats were skipped by the highest offset seen).
+
+So each partition keeps a `Ledger` while it stays with the worker: an agent skips an
+offset it already took, and a commit reaches only as far as the run of finished offsets
+from the last commit. A gap in that run is checked with a read_committed read: markers and aborted
+records are stepped over; a real message is fetched again by seeking back to the gap.
+Under exactly_once a transaction is committed only when every finished offset of its
+partitions lies within reach, so its outputs and its offsets always match.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.transport.drivers.aiokafka import Consumer
+from faust.types import TP, Message
+
+from streams.clients import reader
+from streams.ledger import Ledger
+from streams.offsets import first_committed_record
+from streams.settings import Settings
+
+
+class OncePerAssignmentConsumer(Consumer):
+    """faust's aiokafka consumer with a ledger per partition of what the agents did."""
+
+    settings: ClassVar[Settings]
+    """Set on a per-app subclass (`for_settings`): the gap probe connects like the worker."""
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> type[OncePerAssignmentConsumer]:
+        return type(cls.__name__, (cls,), {"settings": settings})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._ledgers: dict[TP, Ledger] = {}
+        self._last_finished: dict[TP, int] = {}
+        self._probes: dict[TP, asyncio.Future[None]] = {}
+        self._probe_consumer: AIOKafkaConsumer | None = None
+        self._probe_lock = asyncio.Lock()
+        self._repeating: set[TP] = set()
+
+    def _ledger(self, tp: TP) -> Ledger:
+        """The partition's ledger, trimmed to faust's record of the last commit."""
+        key = TP(tp.topic, tp.partition)
+        committed = self._committed_offset[tp]
+        ledger = self._ledgers.get(key)
+        if ledger is None:
+            ledger = self._ledgers[key] = Ledger(floor=committed)
+        elif committed is not None and (ledger.floor is None or committed > ledger.floor):
+            ledger.commit(committed)
+        return ledger
+
+    def first_time(self, message: Message) -> bool:
+        """True the first time an agent takes this offset while the partition is ours."""
+        tp, offset = message.tp, message.offset
+        if not self._ledger(tp).take(offset):
+            if tp not in self._repeating:
+                self._repeating.add(tp)
+                self.log.info("Skipping repeats of %s (first at %d)", tp, offset)
+            return False
+        return True
+
+    def finished(self, message: Message) -> None:
+        """The agent is done with `message`: its outputs and dead letters are sent."""
+        tp, offset = message.tp, message.offset
+        self._ledger(tp).finish(offset)
+        last = self._last_finished.get(tp)
+        self._last_finished[tp] = offset
+        if last is not None and offset != last + 1:
+            # A gap behind this offset: have the broker say what is in it before the
+            # next commit needs to know.
+            self._probe_soon(tp)
+
+    def settled(self, tps: Iterable[TP]) -> bool:
+        """Every finished offset of `tps` is within reach: a transaction can close on them."""
+        return all(self._ledger(tp).settled() for tp in tps)
+
+    def committable(self, tps: Iterable[TP]) -> dict[TP, int]:
+        """The reach of each partition's ledger, where it moved past the last commit.
+
+        faust's acknowledgement lists are emptied too: nothing else trims them now that
+        its own offset bookkeeping is out of the way.
+        """
+        offsets: dict[TP, int] = {}
+        for tp in tps:
+            self._acked[tp].clear()
+            self._acked_index[tp].clear()
+            self._gap.pop(tp, None)
+            ledger = self._ledger(tp)
+            if ledger.hole() is not None:
+                self._probe_soon(tp)
+            reach = ledger.reach()
+            committed = self._committed_offset[tp]
+            if reach is not None and (committed is None or reach > committed):
+                # aiokafka's type: a transaction's offsets are validated against it.
+                offsets[TopicPartition(tp.topic, tp.partition)] = reach
+        return offsets
+
+    def _filter_committable_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
+        return self.committable(tps)
+
+    def _probe_soon(self, tp: TP) -> None:
+        if tp not in self._probes:
+            self._probes[tp] = asyncio.ensure_future(self._probe(tp))
+
+    async def _probe(self, tp: TP) -> None:
+        """Step over a gap of markers, or seek back to a message that was skipped."""
+        try:
+            ledger = self._ledger(tp)
+            hole = ledger.hole()
+            if hole is None:
+                return
+            first, after = hole
+            found = await self._first_record(TopicPartition(tp.topic, tp.partition), first, after)
+            if found is None:
+                ledger.mark_empty(first, after)
+            elif self._ledgers.get(TP(tp.topic, tp.partition)) is ledger:
+                self.log.warning(
+                    "%s: offset %d never reached the agent; fetching again from %d",
+                    tp,
+                    found,
+                    first,
+                )
+                await self.seek(tp, first)
+        finally:
+            self._probes.pop(tp, None)
+
+    async def _first_record(self, tp: TopicPartition, first: int, after: int) -> int | None:
+        """The offset of the first committed record in [first, after), if there is one."""
+        async with self._probe_lock:
+            if self._probe_consumer is None:
+                self._probe_consumer = reader(self.settings)
+                await self._probe_consumer.start()
+            return await first_committed_record(self._probe_consumer, tp, first, after)
+
+    async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        """Forget the partitions that moved away; keep the ledgers of those that stayed.
+
+        A rebalance revokes every partition, but faust keeps the producer, and with it
+        the open transaction, of a partition that comes straight back. Its ledger must
+        stay too: the seek to the committed offset fetches again what that transaction
+        already holds, and only the ledger knows to skip it.
+        """
+        kept = {TP(tp.topic, tp.partition) for tp in assigned}
+        for tp in [tp for tp in self._ledgers if tp not in kept]:
+            del self._ledgers[tp]
+            self._last_finished.pop(tp, None)
+            self._repeating.discard(tp)
+        await super().on_partitions_assigned(assigned, generation_id)
+
+    async def on_stop(self) -> None:
+        await super().on_stop()
+        if self._probe_consumer is not None:
+            await self._probe_consumer.stop()
