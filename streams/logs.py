@@ -50,3 +50,20 @@ class LastError(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.message = record.getMessage().splitlines()[0]
+
+
+def demote_flow_control() -> None:
+    """Log faust's table write backpressure at DEBUG.
+
+    faust warns "producer buffer full" each time table changes outpace their changelog
+    sends and it pauses the streams to let them drain. That is flow control working, and
+    the dedup stage triggers it every few dozen articles at full speed: as warnings, the
+    lines buried everything an operator needs to see.
+    """
+
+    def demote(record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith(("producer buffer full", "producer flush took")):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+    logging.getLogger("faust.transport.producer").addFilter(demote)

@@ -10,6 +10,7 @@ from prometheus_client import start_http_server
 
 from streams.app import create_app
 from streams.errors import ConfigError
+from streams.logs import demote_flow_control
 from streams.metrics import create_metrics
 from streams.pipeline import PIPELINE
 from streams.settings import Settings
@@ -33,4 +34,5 @@ def run_worker(settings: Settings, stages: Sequence[str] | None = None) -> None:
                 f"cannot serve metrics on port {settings.metrics_port}: {error.strerror}"
             ) from None
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    demote_flow_control()
     worker.execute_from_commandline()
