@@ -1,7 +1,8 @@
 """Articles per second through a real worker on the real broker, whole pipeline or one stage.
 
 Usage (from the repository root, broker running):
-    python benchmarks/pipeline_throughput.py [--articles N] [--stage dedup]
+    python benchmarks/pipeline_throughput.py [--articles N] [--stage dedup] \
+        [--guarantee exactly_once|at_least_once]
 Without --stage, raw articles go through every stage; with --stage S, envelopes as the
 previous stage would write them are put on S's topic and only S runs. BBC articles from
 ../shared/data/eval/news are read in place, repeated with a counter to reach N.
@@ -68,9 +69,16 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--stage", choices=("language", "dedup"), default=None)
     parser.add_argument("--data", type=Path, default=REPO / "../shared/data/eval/news")
+    parser.add_argument(
+        "--guarantee", choices=("exactly_once", "at_least_once"), default="exactly_once"
+    )
     args = parser.parse_args()
 
-    pipeline = make_pipeline(load_settings(), Path(tempfile.mkdtemp(prefix="streams-bench-")))
+    pipeline = make_pipeline(
+        load_settings(),
+        Path(tempfile.mkdtemp(prefix="streams-bench-")),
+        STREAMS_PROCESSING_GUARANTEE=args.guarantee,
+    )
     settings = pipeline.settings
     worker = pipeline.start_worker(args.stage)
     try:
@@ -89,7 +97,8 @@ def main() -> None:
         asyncio.run(read_records(settings, settings.topic_enriched, arrived, idle_timeout=60))
         elapsed = arrivals[-1] - started
         print(
-            f"| {args.stage or 'all stages'} | {len(batch)} | {size / 1024:.1f} KB "
+            f"| {args.stage or 'all stages'} | {args.guarantee} | {len(batch)} "
+            f"| {size / 1024:.1f} KB "
             f"| {len(arrivals)} | {len(arrivals) / elapsed:,.0f} /s "
             f"| {produced - started:.1f} s | {peak_rss_mib(worker.pid):,.0f} MiB |"
         )
