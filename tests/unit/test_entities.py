@@ -350,3 +350,21 @@ def test_long_text_spans_stay_correct(tagger: EntityTagger) -> None:
     assert_spans_slice(text, result.entities)
     total = sum(e.count for e in result.entities)
     assert total >= 60 * 40 * 2
+
+
+def test_a_bare_compass_direction_is_no_place_but_a_longer_name_with_one_is() -> None:
+    import spacy
+    from spacy.tokens import Span
+
+    from streams.entities import _CLEANUP, _register_components
+
+    _register_components()
+    nlp = spacy.blank("de")
+    doc = nlp("Im Norden und im Nahen Osten sowie in Moskau.")
+    doc.ents = [
+        Span(doc, 1, 2, label="LOC"),
+        Span(doc, 4, 6, label="LOC"),
+        Span(doc, 8, 9, label="LOC"),
+    ]
+    cleaned = nlp.add_pipe(_CLEANUP)(doc)
+    assert [ent.text for ent in cleaned.ents] == ["Nahen Osten", "Moskau"]
