@@ -8,7 +8,7 @@ from typing import Any
 import faust
 
 from streams.clients import ssl_context
-from streams.consumer import OncePerAssignmentConsumer
+from streams.consumer import LedgerConsumer
 from streams.metrics import Metrics
 from streams.monitor import watch
 from streams.pipeline import register
@@ -56,7 +56,7 @@ def create_app(settings: Settings, metrics: Metrics, stages: Sequence[str]) -> f
     )
     # Per app, not on faust's classes: the transport builds its consumer and transaction
     # manager from here.
-    app.transport.Consumer = OncePerAssignmentConsumer.for_settings(settings)  # type: ignore[misc]
+    app.transport.Consumer = LedgerConsumer.for_settings(settings)  # type: ignore[misc]
     app.transport.TransactionManager = SourcePartitionTransactions  # type: ignore[misc]
     register(app, settings, metrics, stages)
     watch(app, settings, metrics, stages)

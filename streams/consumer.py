@@ -38,14 +38,14 @@ from streams.offsets import first_committed_record
 from streams.settings import Settings
 
 
-class OncePerAssignmentConsumer(Consumer):
+class LedgerConsumer(Consumer):
     """faust's aiokafka consumer with a ledger per partition of what the agents did."""
 
     settings: ClassVar[Settings]
     """Set on a per-app subclass (`for_settings`): the gap probe connects like the worker."""
 
     @classmethod
-    def for_settings(cls, settings: Settings) -> type[OncePerAssignmentConsumer]:
+    def for_settings(cls, settings: Settings) -> type[LedgerConsumer]:
         return type(cls.__name__, (cls,), {"settings": settings})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Ledger:
-    """One partition in one assignment; `floor` is its committed offset."""
+    """One partition while it stays with the worker; `floor` is its committed offset."""
 
     floor: int | None
     taken: set[int] = field(default_factory=set)

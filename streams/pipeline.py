@@ -16,7 +16,7 @@ from typing import Any, cast
 import faust
 import orjson
 
-from streams.consumer import OncePerAssignmentConsumer
+from streams.consumer import LedgerConsumer
 from streams.dedup_index import DedupIndex
 from streams.dlq import reject
 from streams.entities import EntityTagger
@@ -152,7 +152,7 @@ def _agent(
     failed = metrics.messages.labels(stage=stage.name, outcome="dead_letter")
 
     async def run(stream: faust.StreamT[bytes]) -> None:
-        consumer = cast(OncePerAssignmentConsumer, stream.app.consumer)
+        consumer = cast(LedgerConsumer, stream.app.consumer)
         async for event in stream.events():
             raw = event.message
             if not consumer.first_time(raw):

@@ -35,7 +35,7 @@ from faust.streams import current_event
 from faust.transport.consumer import TransactionManager
 from faust.types import TP, EventT, StreamT
 
-from streams.consumer import OncePerAssignmentConsumer
+from streams.consumer import LedgerConsumer
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class SourcePartitionTransactions(TransactionManager):
         The transaction holds the outputs of every event finished so far, so it may only
         close with offsets that reach past all of them (see streams/consumer.py).
         """
-        consumer = cast(OncePerAssignmentConsumer, self.consumer)
+        consumer = cast(LedgerConsumer, self.consumer)
         mine = [tp for tp in consumer.assignment() if self.transactional_id(tp) == tid]
         committed.update(consumer.committable(mine))
         settled = {
