@@ -13,7 +13,7 @@ from streams.metrics import Metrics
 from streams.monitor import watch
 from streams.pipeline import register
 from streams.settings import Settings
-from streams.transactions import SourcePartitionTransactions
+from streams.transactions import BufferCountingProducer, SourcePartitionTransactions
 
 
 def credentials(settings: Settings) -> Any:
@@ -54,9 +54,10 @@ def create_app(settings: Settings, metrics: Metrics, stages: Sequence[str]) -> f
         web_port=settings.web_port,
         web_enabled=True,
     )
-    # Per app, not on faust's classes: the transport builds its consumer and transaction
-    # manager from here.
+    # Per app, not on faust's classes: the transport builds its consumer, producer and
+    # transaction manager from here.
     app.transport.Consumer = LedgerConsumer.for_settings(settings)  # type: ignore[misc]
+    app.transport.Producer = BufferCountingProducer  # type: ignore[misc]
     app.transport.TransactionManager = SourcePartitionTransactions  # type: ignore[misc]
     register(app, settings, metrics, stages)
     watch(app, settings, metrics, stages)

@@ -27,13 +27,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Mapping, MutableMapping
+from collections.abc import Awaitable, Iterable, Mapping, MutableMapping
 from typing import Any, cast
 
 from faust import Sensor
 from faust.streams import current_event
 from faust.transport.consumer import TransactionManager
-from faust.types import TP, EventT, StreamT
+from faust.transport.drivers.aiokafka import Producer
+from faust.transport.producer import ProducerBuffer
+from faust.types import TP, EventT, FutureMessage, StreamT
 
 from streams.consumer import LedgerConsumer
 
@@ -41,6 +43,41 @@ log = logging.getLogger(__name__)
 
 QUIET_TIMEOUT = 10.0
 """Seconds to wait for a moment between events before committing regardless (and saying so)."""
+
+
+class SendingBuffer(ProducerBuffer):
+    """faust's table-change buffer, counting a change as buffered until its send has returned.
+
+    faust's own count ends when a change leaves the queue, but the send then awaits the
+    producer lookup before it reaches the transaction: a commit that ended the transaction
+    in that moment (as faust's does at a rebalance) crashed the buffer with IllegalOperation
+    "Can't send messages while not in transaction".
+    """
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._sending = 0
+
+    async def _send_pending(self, fut: FutureMessage) -> None:
+        self._sending += 1
+        try:
+            await super()._send_pending(fut)
+        finally:
+            self._sending -= 1
+
+    @property
+    def size(self) -> int:
+        return super().size + self._sending
+
+
+class BufferCountingProducer(Producer):
+    """faust's aiokafka producer, with a buffer whose size a commit can wait on."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        buffer = SendingBuffer(loop=self.loop, beacon=self.beacon)
+        buffer.app = self.app
+        self.buffer = buffer
 
 
 class _EventsInProgress(Sensor):
@@ -75,8 +112,6 @@ class SourcePartitionTransactions(TransactionManager):
         super().__init__(*args, **kwargs)
         self._events = _EventsInProgress(self)
         self.app.sensors.add(self._events)
-        self._buffered_sends = 0
-        """Table changelog sends between leaving the producer buffer and their producer."""
 
     def transactional_id(self, tp: TP) -> str:
         """faust's id for the producer of the partition group `tp` belongs to."""
@@ -98,11 +133,7 @@ class SourcePartitionTransactions(TransactionManager):
         if event is None:
             # Table changelogs are flushed from a background buffer, outside any event;
             # they are co-partitioned with their source, so faust's choice is right there.
-            self._buffered_sends += 1
-            try:
-                return await super().send(topic, key, value, partition, timestamp, headers)
-            finally:
-                self._buffered_sends -= 1
+            return await super().send(topic, key, value, partition, timestamp, headers)
         return await self.producer.send(
             topic,
             key,
@@ -111,6 +142,22 @@ class SourcePartitionTransactions(TransactionManager):
             timestamp,
             headers,
             transactional_id=self.transactional_id(event.message.tp),
+        )
+
+    async def _start_transactions(self, tids: Iterable[str]) -> None:
+        """Begin a transaction for each partition group assigned that has none open.
+
+        At a revoke faust ends only the transactions it commits offsets for, then begins
+        one for every group assigned: for a group whose transaction stayed open that fails
+        with a warning, for each such group at every rebalance.
+        """
+        producers = cast(Producer, self.producer)._transaction_producers
+        await super()._start_transactions(
+            [
+                tid
+                for tid in tids
+                if tid not in producers or not producers[tid]._txn_manager.is_in_transaction()
+            ]
         )
 
     async def commit(self, offsets: Mapping[TP, int], start_new_transaction: bool = True) -> bool:
@@ -133,11 +180,7 @@ class SourcePartitionTransactions(TransactionManager):
         return True
 
     def _quiet(self, tid: str) -> bool:
-        return (
-            not self._events.busy[tid]
-            and not self._buffered_sends
-            and not self.app.producer.buffer.size
-        )
+        return not self._events.busy[tid] and not self.app.producer.buffer.size
 
     async def _wait_until_quiet(self, tid: str) -> None:
         """Yield to the agents until none is inside an event of `tid` and tables are sent.
