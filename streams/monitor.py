@@ -7,8 +7,10 @@ for `stall_seconds` counts as stalled, so an alert can fire before users notice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Collection, Iterable, Mapping
+from typing import Any
 
 import faust
 from aiokafka.errors import KafkaError
@@ -61,24 +63,47 @@ class LagMonitor:
             self.metrics.stalled_partitions.labels(stage=stage).set(count)
 
 
+class _Sampler:
+    """The lag timer's reader: opened on the first sample, closed once at shutdown.
+
+    A sample may be waiting on the broker when the worker stops, so closing waits for it
+    rather than pulling the reader from under it.
+    """
+
+    def __init__(self, app: faust.App, settings: Settings, monitor: LagMonitor) -> None:
+        self.app = app
+        self.settings = settings
+        self.monitor = monitor
+        self._reader: OffsetReader | None = None
+        self._closed = False
+        self._lock = asyncio.Lock()
+
+    async def sample(self) -> None:
+        async with self._lock:
+            if self._closed:
+                return
+            try:
+                if self._reader is None:
+                    # aiokafka clients bind to the running loop, which exists only from here on.
+                    self._reader = OffsetReader(self.settings)
+                    await self._reader.start()
+                progress = await self._reader.progress(self.settings.app_id, self.monitor.stages)
+            except KafkaError as error:
+                log.warning("cannot read consumer lag: %s", error)
+                return
+        owned = {(tp.topic, tp.partition) for tp in self.app.consumer.assignment()}
+        self.monitor.update(progress, owned, self.app.loop.time())
+
+    async def close(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        async with self._lock:
+            self._closed = True
+            if self._reader is not None:
+                await self._reader.stop()
+
+
 def watch(app: faust.App, settings: Settings, metrics: Metrics, stages: Collection[str]) -> None:
     """Sample the group's offsets on a timer inside the worker's own event loop."""
     topics = {settings.stage_topics[stage]: stage for stage in stages}
-    monitor = LagMonitor(metrics, topics, settings.stall_seconds)
-    offsets: OffsetReader | None = None
-
-    async def sample() -> None:
-        nonlocal offsets
-        try:
-            if offsets is None:
-                # aiokafka clients bind to the running loop, which exists only from here on.
-                offsets = OffsetReader(settings)
-                await offsets.start()
-            progress = await offsets.progress(settings.app_id, topics)
-        except KafkaError as error:
-            log.warning("cannot read consumer lag: %s", error)
-            return
-        owned = {(tp.topic, tp.partition) for tp in app.consumer.assignment()}
-        monitor.update(progress, owned, app.loop.time())
-
-    app.timer(settings.lag_interval_seconds, name="streams.lag")(sample)
+    sampler = _Sampler(app, settings, LagMonitor(metrics, topics, settings.stall_seconds))
+    app.timer(settings.lag_interval_seconds, name="streams.lag")(sampler.sample)
+    app.on_before_shutdown.connect(sampler.close)
