@@ -59,8 +59,8 @@ class Settings:
     max_body_bytes: int = 1_000_000
     """Largest article body, in UTF-8 bytes."""
 
-    processing_guarantee: str = "at_least_once"
-    """exactly_once is selectable; a rebalance can still crash it (docs/RELIABILITY.md)."""
+    processing_guarantee: str = "exactly_once"
+    """at_least_once is selectable: no transactions, repeats byte-identical (docs/RELIABILITY.md)."""
     session_timeout_seconds: float = 30.0
     """How soon the group notices a dead worker; tests set it low."""
     data_dir: Path = field(default_factory=lambda: Path("streams-data"))
