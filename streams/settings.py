@@ -60,7 +60,7 @@ class Settings:
     """Largest article body, in UTF-8 bytes."""
 
     processing_guarantee: str = "exactly_once"
-    """at_least_once is selectable: no transactions, repeats byte-identical (docs/RELIABILITY.md)."""
+    """at_least_once is selectable: no transactions, byte-identical repeats (RELIABILITY.md)."""
     session_timeout_seconds: float = 30.0
     """How soon the group notices a dead worker; tests set it low."""
     data_dir: Path = field(default_factory=lambda: Path("streams-data"))
