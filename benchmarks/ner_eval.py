@@ -112,28 +112,31 @@ class Score:
 
 
 def evaluate(nlp: object, gold: GoldSet) -> Score:
+    return score(nlp, [(words, spans(tags)) for words, tags in read(gold)])
+
+
+def score(nlp: object, sentences: list[tuple[list[str], set[tuple[int, int, str]]]]) -> Score:
+    """`nlp` run on the gold tokens of each sentence, against its true outer spans."""
     from spacy.tokens import Doc
 
-    sentences = list(read(gold))
     docs = [Doc(nlp.vocab, words=words) for words, _ in sentences]  # type: ignore[attr-defined]
     started = time.perf_counter()
     tagged = list(nlp.pipe(docs))  # type: ignore[attr-defined]
     seconds = time.perf_counter() - started
-    score = Score(Counter(), Counter(), Counter(), sum(len(d) for d in docs), seconds)
-    for (_, tags), doc in zip(sentences, tagged, strict=True):
-        truth = spans(tags)
+    result = Score(Counter(), Counter(), Counter(), sum(len(d) for d in docs), seconds)
+    for (_, truth), doc in zip(sentences, tagged, strict=True):
         guess = set()
         for ent in doc.ents:
             label = map_label(ent.label_)
             if label in SCORED:
                 guess.add((ent.start, ent.end, label))
         for _, _, label in guess & truth:
-            score.tp[label] += 1
+            result.tp[label] += 1
         for _, _, label in guess - truth:
-            score.fp[label] += 1
+            result.fp[label] += 1
         for _, _, label in truth - guess:
-            score.fn[label] += 1
-    return score
+            result.fn[label] += 1
+    return result
 
 
 def main() -> None:

@@ -33,6 +33,10 @@ from pathlib import Path
 import numpy
 
 FEATURES = ("place", "place_part", "country", "first_name", "last_name", "genitive")
+# Optional (build(..., word_list=True)): the capitalised form of a word in pyspellchecker's
+# German list (a noun or a sentence start more often than a name), and of one of its
+# ~18,000 frequent words (counts above the list's floor of 50).
+WORD_FEATURES = ("known_word", "frequent_word")
 _LATIN = re.compile(r"^[A-Za-zÀ-ÖØ-öø-ɏḀ-ỿ'’.\- ]+$")
 # Articles and prepositions inside multi-word place names ("Rio de Janeiro").
 # fmt: off
@@ -121,8 +125,28 @@ def _names(value: object, spaces: bool = False) -> Iterable[str]:
             yield item
 
 
-def features() -> dict[str, int]:
-    """Word form -> bit set of FEATURES."""
+def german_words() -> dict[str, int]:
+    """pyspellchecker's German word list (lower case) -> count; the package is MIT.
+
+    Read from the installed package or, if it is not installed, from the directory
+    in PYSPELLCHECKER_DIR (an unpacked wheel), never fetched at run time.
+    """
+    import gzip
+    import json
+
+    base = os.environ.get("PYSPELLCHECKER_DIR")
+    if base:
+        path = Path(base) / "spellchecker" / "resources" / "de.json.gz"
+    else:
+        import spellchecker  # type: ignore[import-not-found]
+
+        path = Path(spellchecker.__file__).parent / "resources" / "de.json.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return {w: int(c) for w, c in json.load(f).items()}
+
+
+def features(word_list: bool = False) -> dict[str, int]:
+    """Word form -> bit set of FEATURES (and of WORD_FEATURES, bits 6 and 7, with word_list)."""
     out: dict[str, int] = {}
 
     def mark(word: str, bit: int) -> None:
@@ -148,20 +172,28 @@ def features() -> dict[str, int]:
         mark(name, 3)
     for name in last:
         mark(name, 4)
+    if word_list:
+        for word, count in german_words().items():
+            if not word[:1].isalpha():
+                continue
+            cap = word[0].upper() + word[1:]
+            bits = 1 << 6 | (1 << 7 if count > 50 else 0)
+            out[cap] = out.get(cap, 0) | bits
     return out
 
 
-def build(path: Path) -> None:
+def build(path: Path, word_list: bool = False) -> None:
     """A blank German pipeline whose vectors are the gazetteer features (for [initialize])."""
     import spacy
     from spacy.vectors import Vectors
 
-    table = features()
+    table = features(word_list)
+    names = FEATURES + WORD_FEATURES if word_list else FEATURES
     combos = sorted(set(table.values()))
     row_of = {bits: i for i, bits in enumerate(combos)}
-    data = numpy.zeros((len(combos), len(FEATURES)), dtype="float32")
+    data = numpy.zeros((len(combos), len(names)), dtype="float32")
     for bits, i in row_of.items():
-        data[i] = [(bits >> b) & 1 for b in range(len(FEATURES))]
+        data[i] = [(bits >> b) & 1 for b in range(len(names))]
     nlp = spacy.blank("de")
     vectors = Vectors(data=data, keys=None, name="streams_gazetteer")
     for word, bits in sorted(table.items()):
@@ -170,7 +202,7 @@ def build(path: Path) -> None:
         )
     nlp.vocab.vectors = vectors
     nlp.to_disk(path)
-    counts = {f: sum(1 for b in table.values() if b >> i & 1) for i, f in enumerate(FEATURES)}
+    counts = {f: sum(1 for b in table.values() if b >> i & 1) for i, f in enumerate(names)}
     print(f"gazetteer: {len(table)} word forms, {len(combos)} rows; {counts}")
 
 

@@ -290,10 +290,11 @@ def _fix_bio(tags: list[str]) -> list[str]:
 
 def convert(args: argparse.Namespace) -> None:
     """Write train/dev .spacy files (and the per-source pieces) under training/de/corpus."""
-    CORPUS.mkdir(parents=True, exist_ok=True)
+    corpus = args.corpus
+    corpus.mkdir(parents=True, exist_ok=True)
     ge = list(germeval(DATA / "germeval2014/NER-de-dev.tsv", args.deriv))
-    ge_dev = [s for i, s in enumerate(ge) if i % DEV_EVERY == 0]
-    ge_train = [s for i, s in enumerate(ge) if i % DEV_EVERY != 0]
+    ge_dev = [s for i, s in enumerate(ge) if i % DEV_EVERY == args.dev_offset]
+    ge_train = [s for i, s in enumerate(ge) if i % DEV_EVERY != args.dev_offset]
     eu = [
         s
         for p in sorted((DATA / "europeana-newspapers").glob("enp_DE.*.bio"))
@@ -302,24 +303,24 @@ def convert(args: argparse.Namespace) -> None:
     le = list(legal(DATA / "german-legal-ler/ler_dev.conll"))
     pieces = {"germeval": ge_train, "europeana": eu, "legal": le}
     for name, sents in pieces.items():
-        _docbin(sents).to_disk(CORPUS / f"{name}.spacy")  # type: ignore[attr-defined]
+        _docbin(sents).to_disk(corpus / f"{name}.spacy")  # type: ignore[attr-defined]
         print(f"{name}: {len(sents)} sentences, {sum(len(w) for w, _ in sents)} tokens")
-    _docbin(ge_dev).to_disk(CORPUS / "dev.spacy")  # type: ignore[attr-defined]
+    _docbin(ge_dev).to_disk(corpus / "dev.spacy")  # type: ignore[attr-defined]
     # Everything licensed, GermEval (in domain) repeated so it is not drowned out.
     train = ge_train * args.germeval_weight + augment(ge_train, args.augment) + eu + le
     random.Random(SEED).shuffle(train)
-    _docbin(train).to_disk(CORPUS / "train.spacy")  # type: ignore[attr-defined]
+    _docbin(train).to_disk(corpus / "train.spacy")  # type: ignore[attr-defined]
     print(f"dev (GermEval dev, every {DEV_EVERY}th sentence): {len(ge_dev)} sentences")
     print(f"train: {len(train)} sentences")
     # Raw text of the licensed training sets, for tok2vec pretraining.
-    with (CORPUS / "raw.jsonl").open("w", encoding="utf-8") as f:
+    with (corpus / "raw.jsonl").open("w", encoding="utf-8") as f:
         for words, _ in ge_train + eu + le:
             f.write(json.dumps({"text": " ".join(words)}, ensure_ascii=False) + "\n")
     from gazetteer import build
 
-    build(CORPUS / "gazetteer")
+    build(corpus / "gazetteer", word_list=args.word_list)
     if args.experiment_smartdata:
-        _smartdata_docbin().to_disk(CORPUS / "smartdata.experiment.spacy")
+        _smartdata_docbin().to_disk(corpus / "smartdata.experiment.spacy")
         print("smartdata (research use only): written for experiments")
 
 
@@ -364,12 +365,13 @@ def _spacy(*argv: str) -> None:
 
 def pretrain(args: argparse.Namespace) -> None:
     """Pretrain the tok2vec layer (character objective) on the training sets' own text."""
-    out = HERE / "pretrain"
+    out = args.pretrain_dir
     if out.exists():
         shutil.rmtree(out)
     _spacy(
         "pretrain", str(HERE / "config.cfg"), str(out),
-        "--paths.raw_text", str(CORPUS / "raw.jsonl"), "--paths.vectors", str(CORPUS / "gazetteer"),
+        "--paths.raw_text", str(args.corpus / "raw.jsonl"),
+        "--paths.vectors", str(args.corpus / "gazetteer"),
         "--pretraining.max_epochs", str(args.pretrain_epochs),
         *args.overrides,
     )  # fmt: skip
@@ -378,13 +380,14 @@ def pretrain(args: argparse.Namespace) -> None:
 def train(args: argparse.Namespace) -> None:
     """spacy train with the project's config; pretrained weights if `pretrain` ran."""
     extra: list[str] = []
-    weights = sorted((HERE / "pretrain").glob("model*.bin"), key=_epoch)
+    weights = sorted(args.pretrain_dir.glob("model*.bin"), key=_epoch)
     if weights and not args.no_pretrained:
         extra = ["--paths.init_tok2vec", str(weights[-1])]
     _spacy(
         "train", str(HERE / "config.cfg"), "--output", str(args.output),
-        "--paths.train", str(CORPUS / "train.spacy"), "--paths.dev", str(CORPUS / "dev.spacy"),
-        "--paths.vectors", str(CORPUS / "gazetteer"), *extra, *args.overrides,
+        "--paths.train", str(args.corpus / "train.spacy"),
+        "--paths.dev", str(args.corpus / "dev.spacy"),
+        "--paths.vectors", str(args.corpus / "gazetteer"), *extra, *args.overrides,
     )  # fmt: skip
 
 
@@ -454,6 +457,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pretrain-epochs", type=int, default=15)
     parser.add_argument("--no-pretrained", action="store_true")
     parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help="converted data (experiments)")
+    parser.add_argument("--pretrain-dir", type=Path, default=HERE / "pretrain")
+    parser.add_argument(
+        "--dev-offset", type=int, default=0,
+        help="dev = GermEval dev sentences i with i %% 10 == this (another fold: experiments)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--word-list", action="store_true",
+        help="gazetteer: also mark capitalised forms of pyspellchecker's German words",
+    )  # fmt: skip
     parser.add_argument(
         "overrides", nargs="*", help="spacy config overrides, e.g. --training.max_steps 8000"
     )
