@@ -44,6 +44,7 @@ def create_app(settings: Settings, metrics: Metrics, stages: Sequence[str]) -> f
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
         topic_disable_leader=True,
+        broker_commit_interval=settings.commit_interval_seconds,
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         broker_rebalance_timeout=max(settings.session_timeout_seconds, 10.0),
