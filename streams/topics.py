@@ -11,7 +11,12 @@ import logging
 import time
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError, for_code
+from aiokafka.errors import (
+    KafkaConnectionError,
+    NodeNotReadyError,
+    TopicAlreadyExistsError,
+    for_code,
+)
 
 from streams.clients import admin
 from streams.errors import BrokerError, ConfigError
@@ -35,7 +40,7 @@ async def ensure_topics(settings: Settings, connect_seconds: float = 60.0) -> li
     except (KafkaConnectionError, TimeoutError) as exc:
         raise BrokerError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
     try:
-        existing = set(await client.list_topics())
+        existing = set(await _topic_names(client, connect_seconds))
         missing = [name for name in pipeline_topics(settings) if name not in existing]
         configs = {"max.message.bytes": str(settings.max_message_bytes)}
         if missing:
@@ -68,6 +73,25 @@ async def ensure_topics(settings: Settings, connect_seconds: float = 60.0) -> li
         return missing
     finally:
         await client.close()
+
+
+async def _topic_names(client: AIOKafkaAdminClient, wait_seconds: float) -> list[str]:
+    """The broker's topics, once it lists itself among the brokers.
+
+    A broker that has just opened its port answers metadata before it has registered
+    (KRaft), with no broker in it; aiokafka then fails with NodeNotReadyError. A worker
+    started together with its broker (docker compose, a broker restart) meets exactly that.
+    """
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return list(await client.list_topics())
+        except NodeNotReadyError:
+            if time.monotonic() > deadline:
+                raise BrokerError(
+                    f"Kafka answers but lists no broker after {wait_seconds:.0f} s"
+                ) from None
+            await asyncio.sleep(0.2)
 
 
 async def _wait_for_leaders(
