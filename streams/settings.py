@@ -61,7 +61,7 @@ class Settings:
 
     processing_guarantee: str = "exactly_once"
     """at_least_once is selectable: no transactions, byte-identical repeats (RELIABILITY.md)."""
-    commit_interval_seconds: float = 1.0
+    commit_interval_seconds: float = 0.25
     """How often a stage commits; under exactly_once the next stage sees an output only then,
     so this sets most of the end-to-end latency (faust's own default is 2.8)."""
     session_timeout_seconds: float = 30.0
