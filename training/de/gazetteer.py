@@ -173,41 +173,42 @@ def feature_names(small_places: bool = False, word_list: bool = False) -> tuple[
 
 def features(small_places: bool = False, word_list: bool = False) -> dict[str, int]:
     """Word form -> bit set over feature_names(small_places, word_list)."""
-    bit = {name: i for i, name in enumerate(feature_names(small_places, word_list))}
+    bit_of = {name: i for i, name in enumerate(feature_names(small_places, word_list))}
     out: dict[str, int] = {}
 
-    def mark(word: str, bit: int) -> None:
-        out[word] = out.get(word, 0) | (1 << bit)
+    def mark(word: str, feature: str) -> None:
+        bit = 1 << bit_of[feature]
+        out[word] = out.get(word, 0) | bit
         if word[-1] not in "sxzß" and len(word) > 3:
             gen = word + "s"
-            out[gen] = out.get(gen, 0) | (1 << bit) | (1 << 5)
+            out[gen] = out.get(gen, 0) | bit | (1 << bit_of["genitive"])
 
     place_names, country_names = places()
     for name in place_names:
         words = name.replace("-", " - ").split()
         if len(words) == 1:
-            mark(words[0], 0)
+            mark(words[0], "place")
         else:
             for word in words:
                 if word.casefold() not in _SMALL_WORDS and len(word) > 2 and _ok(word):
-                    mark(word, 1)
+                    mark(word, "place_part")
     for name in country_names:
         if " " not in name:
-            mark(name, 2)
+            mark(name, "country")
     first, last = people()
     for name in first:
-        mark(name, 3)
+        mark(name, "first_name")
     for name in last:
-        mark(name, 4)
+        mark(name, "last_name")
     if small_places:
         for name in small_place_names():
-            mark(name, bit["small_place"])
+            mark(name, "small_place")
     if word_list:
         for word, count in german_words().items():
             if not word[:1].isalpha():
                 continue
             cap = word[0].upper() + word[1:]
-            bits = 1 << bit["known_word"] | (1 << bit["frequent_word"] if count > 50 else 0)
+            bits = 1 << bit_of["known_word"] | (1 << bit_of["frequent_word"] if count > 50 else 0)
             out[cap] = out.get(cap, 0) | bits
     return out
 
