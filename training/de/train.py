@@ -187,9 +187,7 @@ def smartdata(path: Path) -> Iterator[tuple[str, list[tuple[int, int, str]]]]:
 # --- augmentation --------------------------------------------------------------------
 
 
-def augment(
-    sentences: list[Sentence], copies: int, org_patterns: bool = False, seed: int = SEED
-) -> list[Sentence]:
+def augment(sentences: list[Sentence], copies: int, seed: int = SEED) -> list[Sentence]:
     """Copies of sentences whose PER, ORG and LOC mentions are swapped for other names.
 
     With 2,000 in-domain sentences the model memorises the few names it saw; other
@@ -202,114 +200,22 @@ def augment(
     rng = random.Random(seed)
     first, last = (sorted(x) for x in people())
     place_names = sorted(n for n in places()[0] if " " not in n and "-" not in n)
-    pool = _mentions(sentences)
-    towns = _german_towns()
+    pool: dict[str, list[list[str]]] = {"PER": [], "ORG": [], "LOC": []}
+    for words, tags in sentences:
+        for start, end, label in _spans(tags):
+            if label in pool:
+                pool[label].append(words[start:end])
 
     def new_name(label: str, old: list[str]) -> list[str]:
-        if label == "ORG" and org_patterns and rng.random() < 0.3:
-            return _org_name(rng, towns)
         if label == "ORG" or rng.random() < 0.5:
             return list(rng.choice(pool[label]))
         if label == "PER":
             return [rng.choice(last)] if len(old) == 1 else [rng.choice(first), rng.choice(last)]
         return [rng.choice(place_names)]
 
-    return _replace_mentions(sentences, copies, new_name)
-
-
-# Organisations named after their town, as German news names them: clubs, courts,
-# universities and utilities before the town, papers and banks after its adjective.
-_ORG_BEFORE = (
-    "FC", "1. FC", "SC", "SV", "VfL", "VfB", "TSV", "TuS", "FSV", "SpVgg", "Eintracht",
-    "Fortuna", "Borussia", "Universität", "TU", "Hochschule", "Landgericht", "Amtsgericht",
-    "Oberlandesgericht", "Stadtwerke", "Sparkasse", "Volksbank", "Theater", "Staatsoper",
-)  # fmt: skip
-_ORG_AFTER = (
-    "Zeitung", "Rundschau", "Allgemeine", "Nachrichten", "Stadtwerke", "Verkehrsbetriebe",
-    "Volksbank", "Kickers", "Philharmoniker", "Stadtrat",
-)  # fmt: skip
-
-
-def _german_towns() -> list[str]:
-    """Faker's towns of Germany, Austria and Switzerland: German forms (Köln, not Cologne)."""
-    from faker.providers.address import de_AT, de_CH, de_DE
-
-    return sorted({*de_DE.Provider.cities, *de_AT.Provider.cities, *de_CH.Provider.cities})
-
-
-def _org_name(rng: random.Random, towns: list[str]) -> list[str]:
-    town = rng.choice(towns)
-    if rng.random() < 0.6 or " " in town or town[-1] in "aeiou" or town.endswith("en"):
-        return [*rng.choice(_ORG_BEFORE).split(), *town.split()]
-    return [town + "er", rng.choice(_ORG_AFTER)]
-
-
-def made_up(sentences: list[Sentence], copies: int, seed: int = SEED) -> list[Sentence]:
-    """Copies whose PER, ORG and LOC words are made-up names that no list holds.
-
-    Most missed mentions are names the model has never seen (Boeing, Rosatom), and
-    swapped-in real names still carry gazetteer features; a name it cannot know,
-    in a context it does, teaches it to trust the context. Each capitalised word of
-    a mention is replaced by a word drawn from a character trigram model of that
-    label's mention words (an all-capitals word by random capitals of its length);
-    small words inside a name ("für", "der") stay.
-    """
-    rng = random.Random(seed)
-    known = {w.lower() for words, _ in sentences for w in words}
-    chains = {label: _trigrams(words) for label, words in _mention_words(sentences).items()}
-
-    def made_up_word(label: str, old: str) -> str:
-        if old.isupper() and old.isalpha():
-            return "".join(rng.choice("ABCDEFGHIKLMNOPRSTUVWZ") for _ in old)
-        while True:
-            word = _generate(chains[label], rng)
-            if 3 <= len(word) <= 14 and word.lower() not in known:
-                return word
-
-    def new_name(label: str, old: list[str]) -> list[str]:
-        return [made_up_word(label, w) if w[:1].isupper() else w for w in old]
-
-    return _replace_mentions(sentences, copies, new_name)
-
-
-def _mentions(sentences: list[Sentence]) -> dict[str, list[list[str]]]:
-    pool: dict[str, list[list[str]]] = {"PER": [], "ORG": [], "LOC": []}
-    for words, tags in sentences:
-        for start, end, label in _spans(tags):
-            if label in pool:
-                pool[label].append(words[start:end])
-    return pool
-
-
-def _mention_words(sentences: list[Sentence]) -> dict[str, list[str]]:
-    return {
-        label: [w for m in mentions for w in m if w[:1].isupper() and w.isalpha() and len(w) > 2]
-        for label, mentions in _mentions(sentences).items()
-    }
-
-
-def _trigrams(words: list[str]) -> dict[str, list[str]]:
-    chain: dict[str, list[str]] = {}
-    for word in words:
-        padded = "^^" + word + "$"
-        for i in range(len(padded) - 2):
-            chain.setdefault(padded[i : i + 2], []).append(padded[i + 2])
-    return chain
-
-
-def _generate(chain: dict[str, list[str]], rng: random.Random) -> str:
-    word = "^^"
-    while word[-1] != "$" and len(word) < 20:
-        word += rng.choice(chain[word[-2:]])
-    return word[2:].rstrip("$")
-
-
-def _replace_mentions(
-    sentences: list[Sentence], copies: int, new_name: Callable[[str, list[str]], list[str]]
-) -> list[Sentence]:
     out: list[Sentence] = []
     for words, tags in sentences:
-        spans = [s for s in _spans(tags) if s[2] in ("PER", "ORG", "LOC")]
+        spans = [s for s in _spans(tags) if s[2] in pool]
         if not spans:
             continue
         for _ in range(copies):
@@ -401,13 +307,7 @@ def convert(args: argparse.Namespace) -> None:
         print(f"{name}: {len(sents)} sentences, {sum(len(w) for w, _ in sents)} tokens")
     _docbin(ge_dev).to_disk(corpus / "dev.spacy")  # type: ignore[attr-defined]
     # Everything licensed, GermEval (in domain) repeated so it is not drowned out.
-    train = (
-        ge_train * args.germeval_weight
-        + augment(ge_train, args.augment, args.org_patterns)
-        + made_up(ge_train, args.made_up)
-        + eu
-        + le
-    )
+    train = ge_train * args.germeval_weight + augment(ge_train, args.augment) + eu + le
     random.Random(SEED).shuffle(train)
     _docbin(train).to_disk(corpus / "train.spacy")  # type: ignore[attr-defined]
     print(f"dev (GermEval dev, every {DEV_EVERY}th sentence): {len(ge_dev)} sentences")
@@ -553,12 +453,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--deriv", choices=["drop", "misc"], default="drop")
     parser.add_argument("--germeval-weight", type=int, default=2)
     parser.add_argument("--augment", type=int, default=2, help="name-swapped copies per sentence")
-    parser.add_argument(
-        "--made-up", type=int, default=0, help="copies per sentence with made-up names"
-    )
-    parser.add_argument(
-        "--org-patterns", action="store_true", help="name swaps: also make up town-named ORGs"
-    )
     parser.add_argument("--experiment-smartdata", action="store_true")
     parser.add_argument("--pretrain-epochs", type=int, default=15)
     parser.add_argument("--no-pretrained", action="store_true")
