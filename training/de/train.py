@@ -318,7 +318,7 @@ def convert(args: argparse.Namespace) -> None:
             f.write(json.dumps({"text": " ".join(words)}, ensure_ascii=False) + "\n")
     from gazetteer import build
 
-    build(corpus / "gazetteer", small_places=args.small_places, word_list=args.word_list)
+    build(corpus / "gazetteer", word_list=args.word_list)
     if args.experiment_smartdata:
         _smartdata_docbin().to_disk(corpus / "smartdata.experiment.spacy")
         print("smartdata (research use only): written for experiments")
@@ -462,10 +462,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--dev-offset", type=int, default=0,
         help="dev = GermEval dev sentences i with i %% 10 == this (another fold: experiments)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--small-places", action="store_true",
-        help="gazetteer: also mark places of 500 to 15,000 people (GeoNames)",
     )  # fmt: skip
     parser.add_argument(
         "--word-list", action="store_true",
