@@ -59,7 +59,7 @@ def create_app(settings: Settings, metrics: Metrics, stages: Sequence[str]) -> f
     # transaction manager from here.
     app.transport.Consumer = LedgerConsumer.for_settings(settings)  # type: ignore[misc]
     app.transport.Producer = BufferCountingProducer  # type: ignore[misc]
-    app.transport.TransactionManager = SourcePartitionTransactions  # type: ignore[misc]
+    app.transport.TransactionManager = SourcePartitionTransactions.for_app()  # type: ignore[misc]
     register(app, settings, metrics, stages)
     watch(app, settings, metrics, stages)
     return app

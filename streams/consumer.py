@@ -25,7 +25,7 @@ partitions lies within reach, so its outputs and its offsets always match.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -33,7 +33,7 @@ from faust.transport.drivers.aiokafka import Consumer
 from faust.types import TP, Message
 
 from streams.clients import reader
-from streams.ledger import Ledger
+from streams.ledger import Ledger, skipped
 from streams.offsets import first_committed_record
 from streams.settings import Settings
 
@@ -56,6 +56,9 @@ class LedgerConsumer(Consumer):
         self._probe_consumer: AIOKafkaConsumer | None = None
         self._probe_lock = asyncio.Lock()
         self._repeating: set[TP] = set()
+        self._fetched_to: dict[TP, int] = {}
+        """Per stage partition, the offset after the last record fetched, while known."""
+        self._stage_topics = frozenset(self.settings.stage_topics.values())
 
     def _ledger(self, tp: TP) -> Ledger:
         """The partition's ledger, trimmed to faust's record of the last commit."""
@@ -114,6 +117,43 @@ class LedgerConsumer(Consumer):
                 offsets[TopicPartition(tp.topic, tp.partition)] = reach
         return offsets
 
+    async def _getmany(
+        self,
+        active_partitions: set[TP] | None,
+        timeout: float,  # noqa: ASYNC109 - faust's signature
+    ) -> Any:
+        """Fetch, and note the offsets the client stepped over as holes with nothing in them.
+
+        A read_committed fetch skips transaction markers and aborted records, so offsets
+        missing between the records of one fetch, or since the last one, hold none an
+        agent could take. Knowing that here spares a read of the broker for each marker,
+        which on a busy partition arrive faster than such reads can answer.
+        """
+        records = await super()._getmany(active_partitions, timeout)
+        for tp, batch in records.items():
+            if tp.topic in self._stage_topics and batch:
+                self._note_fetched(TP(tp.topic, tp.partition), [r.offset for r in batch])
+        return records
+
+    def _note_fetched(self, tp: TP, offsets: list[int]) -> None:
+        ledger = self._ledger(tp)
+        holes, self._fetched_to[tp] = skipped(self._fetched_to.get(tp), offsets)
+        for first, after in holes:
+            ledger.mark_empty(first, after)
+
+    async def _seek(self, partition: TP, offset: int) -> None:
+        self._fetched_to[TP(partition.topic, partition.partition)] = offset
+        await super()._seek(partition, offset)
+
+    async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
+        for tp, offset in partitions.items():
+            self._fetched_to[TP(tp.topic, tp.partition)] = offset
+        await super().seek_wait(partitions)
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        self._fetched_to.clear()
+        return await super().seek_to_committed()
+
     def _filter_committable_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
         return self.committable(tps)
 
@@ -160,6 +200,8 @@ class LedgerConsumer(Consumer):
         already holds, and only the ledger knows to skip it.
         """
         kept = {TP(tp.topic, tp.partition) for tp in assigned}
+        for tp in [tp for tp in self._fetched_to if tp not in kept]:
+            del self._fetched_to[tp]
         for tp in [tp for tp in self._ledgers if tp not in kept]:
             del self._ledgers[tp]
             self._last_finished.pop(tp, None)

@@ -51,6 +51,28 @@ class Verdict:
 _UNIQUE = Verdict("unique", None, None)
 
 
+@dataclass(frozen=True, slots=True)
+class _Root:
+    """What indexes a new root: its fingerprint, MinHash signature and LSH bucket keys."""
+
+    digest: str
+    sig: NDArray[np.uint16]
+    keys: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """A verdict not yet recorded: the stage records it once the article's record is sent."""
+
+    article_id: str
+    verdict: Verdict
+    timestamp: float
+    root: _Root | None
+    """Set when the article becomes a root."""
+    stored: bool = False
+    """True when the verdict came from state: there is nothing new to record."""
+
+
 class DedupIndex:
     """Finds the root an article duplicates, or makes the article a root.
 
@@ -100,26 +122,43 @@ class DedupIndex:
         self._max_bucket_roots = max_bucket_roots
 
     def check(self, article_id: str, body: str, timestamp: float) -> Verdict:
-        """Verdict for one article, recorded so that the same id always gets it back.
+        """Judge one article and record the verdict at once (see judge and record)."""
+        judgement = self.judge(article_id, body, timestamp)
+        self.record(judgement)
+        return judgement.verdict
+
+    def judge(self, article_id: str, body: str, timestamp: float) -> Judgement:
+        """The verdict for one article, without changing any state yet.
 
         timestamp is the input message's Kafka timestamp in epoch seconds, never the wall
-        clock, so that a replay reproduces every verdict.
+        clock, so that a replay reproduces every verdict. An id already judged gets its
+        stored verdict back.
         """
         stored = self._verdicts.get(article_id)
         if stored is not None and self._live(stored["ts"], timestamp):
-            return Verdict(cast(Status, stored["status"]), stored.get("of"), stored.get("sim"))
+            verdict = Verdict(cast(Status, stored["status"]), stored.get("of"), stored.get("sim"))
+            return Judgement(article_id, verdict, timestamp, None, stored=True)
         normalised = normalise(body)
         digest = fingerprint(normalised)
-        verdict = self._exact_match(article_id, digest, timestamp)
-        if verdict is None:
-            sig = signature(shingle_hashes(normalised))
-            keys = band_keys(sig)
-            verdict = self._near_match(article_id, sig, keys, timestamp)
-            if verdict is None:
-                self._add_root(article_id, digest, sig, keys, timestamp)
-                verdict = _UNIQUE
-        self._record(article_id, verdict, timestamp)
-        return verdict
+        exact = self._exact_match(article_id, digest, timestamp)
+        if exact is not None:
+            return Judgement(article_id, exact, timestamp, None)
+        sig = signature(shingle_hashes(normalised))
+        keys = band_keys(sig)
+        near = self._near_match(article_id, sig, keys, timestamp)
+        if near is not None:
+            return Judgement(article_id, near, timestamp, None)
+        return Judgement(article_id, _UNIQUE, timestamp, _Root(digest, sig, keys))
+
+    def record(self, judgement: Judgement) -> None:
+        """Store a verdict (and a new root), so the same id always gets it back."""
+        if judgement.root is not None:
+            root = judgement.root
+            self._add_root(
+                judgement.article_id, root.digest, root.sig, root.keys, judgement.timestamp
+            )
+        if not judgement.stored:
+            self._record(judgement.article_id, judgement.verdict, judgement.timestamp)
 
     def expire(self, now: float) -> int:
         """Delete what expired by `now` (epoch seconds); returns how many articles were forgotten.

@@ -1,24 +1,33 @@
-"""The one place a message becomes a dead letter."""
+"""The one place a message becomes a dead letter, and always one that fits in a message."""
 
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
 
+from streams import codec
 from streams.errors import RejectedMessage
-from streams.records import DeadLetter, InFlight, RawMessage, Source
+from streams.records import DeadLetter, InFlight, RawMessage, Source, text_or_base64
 
 HEADROOM = 64 * 1024
-"""Bytes kept free under the message limit for the dead letter's own fields."""
+"""Bytes kept free under the message limit for the letter's own fields and record overhead."""
+KEY_SHARE = 8
+"""A letter keeps at most this fraction (1/8) of the message limit of the original key."""
 
 
-def key_text(key: bytes | None) -> str | None:
-    """A key as text; undecodable bytes are escaped rather than lost."""
-    if key is None:
-        return None
-    return key.decode("utf-8", errors="backslashreplace")
+@dataclass(frozen=True, slots=True)
+class Letter:
+    """A dead letter and the Kafka key it is sent under (the original key, cut to fit)."""
+
+    key: bytes | None
+    record: DeadLetter
+
+    @property
+    def value(self) -> bytes:
+        return self.record.to_json()
 
 
 def dead_letter(
@@ -30,36 +39,82 @@ def dead_letter(
     key: bytes | None,
     value: bytes | None,
     max_bytes: int,
-) -> DeadLetter:
-    """Wrap the original message so it can be read, fixed and replayed, within `max_bytes`."""
-    value = value or b""
-    budget = max_bytes - HEADROOM
-    try:
-        text: str | None = value.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
-    if text is not None:
-        # JSON escaping can grow text up to six-fold (control characters become \u00XX).
-        kept = text if len(text) * 6 <= budget else _cut_text(text, budget)
-        payload, payload_b64, truncated = kept, None, len(kept) < len(text)
-    else:
-        raw = value[: budget * 3 // 4]
-        payload, payload_b64, truncated = (
-            None,
-            base64.b64encode(raw).decode(),
-            len(raw) < len(value),
-        )
-    return DeadLetter(
-        error_code=code,
-        message=message,
-        stage=stage,
-        source=source,
-        key=key_text(key),
-        payload=payload,
-        payload_b64=payload_b64,
-        payload_truncated=truncated,
-        failed_at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+) -> Letter:
+    """Wrap the original message so it can be read, fixed and replayed, within `max_bytes`.
+
+    The key counts twice against the limit (as the letter's Kafka key and inside the
+    letter), so it is cut first; the payload gets what is left.
+    """
+    kept_key, key_truncated = _cut_key(key, max_bytes // KEY_SHARE)
+    key_text, key_b64 = text_or_base64(kept_key)
+    key_field = len(orjson.dumps(key_text)) if key_text is not None else len(key_b64 or "")
+    budget = max_bytes - HEADROOM - len(kept_key or b"") - key_field
+    payload, payload_b64, payload_truncated = _payload(value or b"", budget)
+    return Letter(
+        key=kept_key,
+        record=DeadLetter(
+            error_code=code,
+            message=message,
+            stage=stage,
+            source=source,
+            key=key_text,
+            key_b64=key_b64,
+            key_truncated=key_truncated,
+            payload=payload,
+            payload_b64=payload_b64,
+            payload_truncated=payload_truncated,
+            failed_at=_now(),
+        ),
     )
+
+
+def minimal_letter(letter: Letter) -> Letter:
+    """What goes instead when a letter cannot be sent: code, stage, source, and no key."""
+    record = letter.record
+    return Letter(
+        key=None,
+        record=DeadLetter(
+            error_code=record.error_code,
+            message=record.message,
+            stage=record.stage,
+            source=record.source,
+            key=None,
+            key_b64=None,
+            key_truncated=record.key is not None or record.key_b64 is not None,
+            payload=None,
+            payload_b64=None,
+            payload_truncated=True,
+            failed_at=record.failed_at,
+        ),
+    )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _cut_key(key: bytes | None, limit: int) -> tuple[bytes | None, bool]:
+    """At most `limit` bytes of the key; a UTF-8 key is cut between characters, staying text."""
+    if key is None or len(key) <= limit:
+        return key, False
+    kept = key[:limit]
+    try:
+        key.decode("utf-8")
+    except UnicodeDecodeError:
+        return kept, True
+    return kept.decode("utf-8", errors="ignore").encode("utf-8"), True
+
+
+def _payload(value: bytes, budget: int) -> tuple[str | None, str | None, bool]:
+    """(payload, payload_b64, truncated): the value as text if it is UTF-8, cut to `budget`."""
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        raw = value[: max(0, budget) * 3 // 4]
+        return None, base64.b64encode(raw).decode("ascii"), len(raw) < len(value)
+    # JSON escaping can grow text up to six-fold (control characters become \u00XX).
+    kept = text if len(text) * 6 <= budget else _cut_text(text, budget)
+    return kept, None, len(kept) < len(text)
 
 
 def _cut_text(text: str, budget: int) -> str:
@@ -76,7 +131,7 @@ def _cut_text(text: str, budget: int) -> str:
 
 def reject(
     *, stage: str, error: Exception, first_stage: bool, message: RawMessage, max_bytes: int
-) -> DeadLetter:
+) -> Letter:
     """The dead letter for a message a stage could not process.
 
     Messages past the first stage are envelopes: their dead letter points at the
@@ -89,12 +144,11 @@ def reject(
     if not first_stage:
         try:
             flight = InFlight.from_json(message.value or b"")
-        except (ValueError, KeyError, TypeError):
+            value = codec.dumps(flight.original_input())
+        except (ValueError, KeyError, TypeError, RejectedMessage):
             pass
         else:
-            source = flight.source
-            key = None if flight.key is None else flight.key.encode("utf-8", "surrogatepass")
-            value = orjson.dumps(flight.original_input())
+            source, key = flight.source, flight.key
     return dead_letter(
         code=code,
         message=text,

@@ -3,6 +3,7 @@
 StreamsError                 anything this package raises on purpose
 ├── ConfigError              a setting is wrong: one line at the command line, exit 2
 ├── BrokerError              the local broker cannot be fetched, started or reached
+├── DeliveryFailed           Kafka did not take a send: retriable, never a dead letter
 └── RejectedMessage          a message that cannot be processed: becomes a dead letter
     ├── BadEncoding          bad_encoding
     ├── InvalidJson          invalid_json
@@ -20,6 +21,9 @@ from typing import ClassVar
 class StreamsError(Exception):
     """Base of every error this package raises on purpose."""
 
+    retriable: ClassVar[bool] = False
+    """True when trying again from the last commit can succeed: the message is not at fault."""
+
 
 class ConfigError(StreamsError):
     """A setting or an argument is wrong; the user can fix it and retry."""
@@ -27,6 +31,16 @@ class ConfigError(StreamsError):
 
 class BrokerError(StreamsError):
     """The local broker cannot be fetched, started, stopped or reached."""
+
+
+class DeliveryFailed(StreamsError):
+    """A send the broker did not take (unreachable, fenced, timed out).
+
+    The article is not at fault, so it must not become a dead letter: the worker stops
+    and it, or the worker that takes its partitions, starts again from the last commit.
+    """
+
+    retriable = True
 
 
 class RejectedMessage(StreamsError):

@@ -73,3 +73,21 @@ class Ledger:
         self.taken = {o for o in self.taken if o >= offset}
         self.finished = {o for o in self.finished if o >= offset}
         self.empty = {first: after for first, after in self.empty.items() if after > offset}
+
+
+def skipped(expected: int | None, fetched: list[int]) -> tuple[list[tuple[int, int]], int]:
+    """The holes a read_committed fetch stepped over, and the offset it will fetch next.
+
+    `expected` is where the fetch position stood (None when unknown, as after a seek to
+    the committed offset); `fetched` the offsets of one fetch, in order. An offset below
+    `expected` is a record fetched again, which moves nothing.
+    """
+    holes = []
+    for offset in fetched:
+        if expected is not None and offset > expected:
+            holes.append((expected, offset))
+        if expected is None or offset >= expected:
+            expected = offset + 1
+    if expected is None:
+        raise ValueError("a fetch holds at least one record")
+    return holes, expected

@@ -7,11 +7,12 @@ The JSON Schemas in `streams/schemas/` describe the same shapes for consumers.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
+from streams import codec
 
 Article = dict[str, Any]
 
@@ -19,10 +20,32 @@ ENRICHMENT_FIELDS = ("entities", "dedup", "pipeline")
 """Output fields the pipeline adds next to the input's own (`language` is replaced)."""
 
 
+def text_or_base64(data: bytes | None) -> tuple[str | None, str | None]:
+    """Bytes as (text, None) when they are UTF-8, else (None, base64): never lossy."""
+    if data is None:
+        return None, None
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return None, base64.b64encode(data).decode("ascii")
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def rfc3339(epoch_ms: int) -> str:
     """Kafka timestamps (milliseconds) as RFC 3339 UTC with millisecond precision."""
-    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+    moment = EPOCH + timedelta(milliseconds=epoch_ms)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def send_seconds(epoch_ms: int) -> float:
+    """A Kafka timestamp in faust's send form, seconds, that faust turns back into `epoch_ms`.
+
+    faust truncates `seconds * 1000` to an integer, and ms / 1000 * 1000 falls just short of
+    ms for some values: half a millisecond more keeps every stage's timestamp exact.
+    """
+    return (epoch_ms + 0.5) / 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,20 +94,31 @@ class InFlight:
 
     article: Article
     """The input fields, plus the blocks added by the stages done so far."""
-    key: str | None
-    """The original message key as text."""
+    key: bytes | None
+    """The original message key, for the dead letters of later stages."""
     source: Source
     """Where the article entered the pipeline."""
 
     def to_json(self) -> bytes:
-        return orjson.dumps(
-            {"article": self.article, "key": self.key, "source": asdict(self.source)}
+        key_text, key_b64 = text_or_base64(self.key)
+        return codec.dumps(
+            {
+                "article": self.article,
+                "key": key_text,
+                "key_b64": key_b64,
+                "source": asdict(self.source),
+            }
         )
 
     @classmethod
     def from_json(cls, data: bytes) -> InFlight:
-        raw = orjson.loads(data)
-        return cls(article=raw["article"], key=raw["key"], source=Source(**raw["source"]))
+        raw = codec.loads(data)
+        key: bytes | None = None
+        if raw.get("key_b64") is not None:
+            key = base64.b64decode(raw["key_b64"])
+        elif raw.get("key") is not None:
+            key = raw["key"].encode("utf-8")
+        return cls(article=raw["article"], key=key, source=Source(**raw["source"]))
 
     def original_input(self) -> Article:
         """The article as its producer sent it, for dead letters a user can replay."""
@@ -113,7 +147,11 @@ class DeadLetter:
     source: Source
     """Topic, partition, offset and timestamp of the original message."""
     key: str | None
-    """The original key as text, or null."""
+    """The original key as text when it is valid UTF-8, else null."""
+    key_b64: str | None
+    """The original key base64-encoded when it is not valid UTF-8, else null."""
+    key_truncated: bool
+    """True when the key kept here (and the letter's own Kafka key) was cut to fit."""
     payload: str | None
     """The original value as text when it is valid UTF-8, else null."""
     payload_b64: str | None
@@ -124,4 +162,4 @@ class DeadLetter:
     """When it was rejected, RFC 3339 UTC."""
 
     def to_json(self) -> bytes:
-        return orjson.dumps(asdict(self))
+        return codec.dumps(asdict(self))

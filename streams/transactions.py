@@ -28,9 +28,11 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Iterable, Mapping, MutableMapping
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
+from aiokafka.errors import ProducerFenced
 from faust import Sensor
+from faust.exceptions import ProducerSendError
 from faust.streams import current_event
 from faust.transport.consumer import TransactionManager
 from faust.transport.drivers.aiokafka import Producer
@@ -112,11 +114,30 @@ class SourcePartitionTransactions(TransactionManager):
         super().__init__(*args, **kwargs)
         self._events = _EventsInProgress(self)
         self.app.sensors.add(self._events)
+        self.left_open: set[str] = set()
+        """Transactions the final commit could not end: their changes never committed."""
+
+    table_sources: ClassVar[dict[str, str]]
+    """Changelog topic -> the stage input topic whose task writes that table."""
+
+    @classmethod
+    def for_app(cls) -> type[SourcePartitionTransactions]:
+        """A subclass for one app, so its table map is its own."""
+        return type(cls.__name__, (cls,), {"table_sources": {}})
 
     def transactional_id(self, tp: TP) -> str:
-        """faust's id for the producer of the partition group `tp` belongs to."""
-        group = self.app.assignor.group_for_topic(tp.topic)
-        return f"{self.app.conf.id}-{group}-{tp.partition}"
+        """One id per task: app id, input topic and partition, as Kafka Streams does.
+
+        faust's own id (app id, partition group number, partition) repeats across topics
+        with equal partition counts, so workers running different stages fenced each other.
+        A table's changelog partition belongs to the task of the input partition it mirrors.
+        """
+        topic = self.table_sources.get(tp.topic, tp.topic)
+        return f"{self.app.conf.id}-{topic}-{tp.partition}"
+
+    def _tps_to_transactional_ids(self, tps: set[TP]) -> set[str]:
+        assignor = self.app.assignor
+        return {self.transactional_id(tp) for tp in tps if not assignor.is_standby(tp)}
 
     async def send(
         self,
@@ -130,10 +151,14 @@ class SourcePartitionTransactions(TransactionManager):
         transactional_id: str | None = None,
     ) -> Awaitable[Any]:
         event = current_event()
-        if event is None:
-            # Table changelogs are flushed from a background buffer, outside any event;
-            # they are co-partitioned with their source, so faust's choice is right there.
-            return await super().send(topic, key, value, partition, timestamp, headers)
+        if event is not None:
+            task = event.message.tp
+        elif partition is not None:
+            # Table changelogs are flushed from a background buffer, outside any event, to
+            # the partition of the input partition they mirror, whose task they belong to.
+            task = TP(topic, partition)
+        else:
+            raise ProducerSendError(f"a send to {topic} outside any event names no partition")
         return await self.producer.send(
             topic,
             key,
@@ -141,7 +166,7 @@ class SourcePartitionTransactions(TransactionManager):
             self.consumer.key_partition(topic, key, partition),
             timestamp,
             headers,
-            transactional_id=self.transactional_id(event.message.tp),
+            transactional_id=self.transactional_id(task),
         )
 
     async def _start_transactions(self, tids: Iterable[str]) -> None:
@@ -171,12 +196,23 @@ class SourcePartitionTransactions(TransactionManager):
             await self._wait_until_quiet(tid)
             # From here until commit_transactions holds the producer's lock nothing awaits.
             settled = self._settle(tid, committed)
-            if settled:
+            if not settled:
+                if not start_new_transaction:
+                    self.left_open.add(tid)
+                continue
+            try:
                 await self.producer.commit_transactions(
                     {tid: settled},
                     self.app.conf.id,
                     start_new_transaction=start_new_transaction,
                 )
+            except ProducerFenced as fenced:
+                # Another worker owns this task now (this one was presumed dead): what this
+                # worker did since its last commit is void, so it must not go on from here.
+                log.error("%s was fenced: another worker took over its partitions", tid)
+                await self.app.crash(fenced)
+                return False
+            self.left_open.discard(tid)
         return True
 
     def _quiet(self, tid: str) -> bool:

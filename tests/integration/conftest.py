@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator
@@ -18,10 +19,12 @@ from typing import Any
 
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from streams import broker
 from streams.clients import producer
-from streams.consume import read_records
+from streams.consume import end_offsets, read_records
+from streams.offsets import OffsetReader
 from streams.produce import publish
 from streams.settings import Settings, load_settings
 from streams.topics import ensure_topics
@@ -62,31 +65,69 @@ class Pipeline:
     def settings(self) -> Settings:
         return load_settings(self.env)
 
-    def start_worker(self, stages: str | None = None, **env: str) -> subprocess.Popen[bytes]:
-        """Start `streams worker` and wait until faust says it is ready."""
+    def start_worker(
+        self, stages: str | None = None, data_dir: Path | None = None, **env: str
+    ) -> subprocess.Popen[bytes]:
+        """Start `streams worker` and wait until faust says it is ready.
+
+        Each worker gets a fresh data dir unless `data_dir` names one, as a restarted
+        worker with a persistent volume has.
+        """
+        index = self._spawn(stages, data_dir, env)
+        self._wait_ready(index)
+        return self.workers[index]
+
+    def start_workers(self, *stages: str) -> list[subprocess.Popen[bytes]]:
+        """Start one worker per entry of `stages` at once, as a deployment does, and wait
+        until all of them are ready."""
+        indexes = [self._spawn(names, None, {}) for names in stages]
+        for index in indexes:
+            self._wait_ready(index)
+        return [self.workers[index] for index in indexes]
+
+    def _spawn(self, stages: str | None, data_dir: Path | None, env: dict[str, str]) -> int:
         index = len(self.workers)
-        log = self.root / f"worker-{index}.log"
         self.metrics_ports.append(free_port())
         worker_env = {
             **self.env,
             "STREAMS_WEB_PORT": str(free_port()),
             "STREAMS_METRICS_PORT": str(self.metrics_ports[-1]),
-            "STREAMS_DATA_DIR": str(self.root / f"data-{index}"),
+            "STREAMS_DATA_DIR": str(data_dir or self.root / f"data-{index}"),
             **env,
         }
         argv = [sys.executable, "-m", "streams", "worker"]
         if stages:
             argv += ["--stages", stages]
-        with log.open("wb") as out:
+        with self.log(index).open("wb") as out:
             process = subprocess.Popen(argv, env=worker_env, stdout=out, stderr=subprocess.STDOUT)
         self.workers.append(process)
+        return index
+
+    def _wait_ready(self, index: int) -> None:
+        process, log = self.workers[index], self.log(index)
         deadline = time.monotonic() + 120
         while READY not in log.read_bytes():
             if process.poll() is not None or time.monotonic() > deadline:
                 tail = log.read_text(errors="replace")[-3000:]
-                raise AssertionError(f"worker did not become ready:\n{tail}")
+                raise AssertionError(f"worker {index} did not become ready:\n{tail}")
             time.sleep(0.2)
-        return process
+
+    def log(self, index: int) -> Path:
+        """The output of the `index`-th worker started."""
+        return self.root / f"worker-{index}.log"
+
+    def metric(self, index: int, name: str, **labels: str) -> float:
+        """A sample of the `index`-th worker's metrics, 0 when it has none yet."""
+        url = f"http://127.0.0.1:{self.metrics_ports[index]}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text = response.read().decode()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and all(
+                    sample.labels.get(k) == v for k, v in labels.items()
+                ):
+                    return float(sample.value)
+        return 0.0
 
     def stop_all(self) -> None:
         for process in self.workers:
@@ -127,29 +168,50 @@ class Pipeline:
         count: int,
         timeout: float = 90,
         until: Callable[[list[Record]], bool] | None = None,
+        start: dict[int, int] | None = None,
     ) -> list[Record]:
-        """Read `topic` from the start until `count` records (or `until` says enough)
-        arrived, or none came for `timeout` seconds."""
+        """Read `topic` from the start (or the offsets in `start`) until `count` records
+        (or `until` says enough) arrived, or none came for `timeout` seconds."""
         records: list[Record] = []
 
         def keep(key: bytes | None, value: bytes | None) -> bool:
             records.append((key, value))
             return len(records) < count and not (until and until(records))
 
-        asyncio.run(read_records(self.settings, topic, keep, idle_timeout=timeout))
+        asyncio.run(read_records(self.settings, topic, keep, idle_timeout=timeout, start=start))
         return records
 
+    def ends(self, topic: str) -> dict[int, int]:
+        """Where each partition of `topic` ends now, for reading only what comes after."""
+        return asyncio.run(end_offsets(self.settings, topic))
+
+    def lag(self) -> int:
+        """Messages the group has yet to process on every stage's input topic."""
+
+        async def read() -> int:
+            settings = self.settings
+            async with OffsetReader(settings) as offsets:
+                progress = await offsets.progress(settings.app_id, settings.stage_topics.values())
+            return sum(item.lag for item in progress)
+
+        return asyncio.run(read())
+
     def endings(self, keys: set[bytes], timeout: float = 300) -> dict[bytes, list[bytes]]:
-        """Every record of `keys` in the output and dead-letter topics, once all have arrived."""
+        """Every record of `keys` in the output and dead-letter topics, once the work is done.
+
+        Done means every stage has processed its whole input (lag 0) and then both topics
+        are read to their ends, so a late repeat is counted, not missed.
+        """
         settings = self.settings
         deadline = time.monotonic() + timeout
         while True:
+            settled = self.lag() == 0
             found: dict[bytes, list[bytes]] = defaultdict(list)
             for topic in (settings.topic_enriched, settings.topic_dlq):
                 for key, value in self.collect(topic, 10**9, timeout=3):
                     if key in keys:
                         found[key].append(value or b"")
-            if keys <= found.keys() or time.monotonic() > deadline:
+            if (settled and keys <= found.keys()) or time.monotonic() > deadline:
                 return found
             time.sleep(2)
 

@@ -11,44 +11,12 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
-import orjson
 import pytest
 
 from streams import broker
 from streams.settings import Settings
 from tests.integration.conftest import WITHOUT_NER_MODELS, Pipeline, make_pipeline
-
-ARTICLES = 5000
-BAD_EVERY = 50
-
-
-def messages(prefix: str) -> list[tuple[bytes, bytes]]:
-    """Short articles, every BAD_EVERY-th one broken so the dead-letter path is in flight too."""
-    batch = []
-    for n in range(ARTICLES):
-        key = f"{prefix}-{n}".encode()
-        if n % BAD_EVERY == 0:
-            batch.append((key, b"{broken json"))
-        else:
-            body = f"Meldung {n}: Der Stadtrat hat am Abend über den Haushalt {n % 97} beraten."
-            batch.append((key, orjson.dumps({"id": key.decode(), "body": body})))
-    return batch
-
-
-def assert_each_once(found: dict[bytes, list[bytes]], keys: set[bytes], guarantee: str) -> None:
-    missing = keys - found.keys()
-    assert not missing, f"{len(missing)} articles lost, e.g. {sorted(missing)[:5]}"
-    repeated = {key: copies for key, copies in found.items() if len(copies) > 1}
-    print(f"{guarantee}: {len(keys)} articles, {len(repeated)} ended more than once")
-    if guarantee == "exactly_once":
-        assert not repeated, f"{len(repeated)} articles doubled, e.g. {sorted(repeated)[:5]}"
-    for copies in repeated.values():
-        first = orjson.loads(copies[0])
-        for copy in copies[1:]:
-            other = orjson.loads(copy)
-            first.pop("failed_at", None)
-            other.pop("failed_at", None)
-            assert other == first
+from tests.integration.delivery import ARTICLES, assert_each_once, short_articles
 
 
 @pytest.fixture(params=["exactly_once", "at_least_once"])
@@ -69,7 +37,7 @@ def faulty(kafka: Settings, tmp_path: Path, guarantee: str) -> Iterator[Pipeline
 def test_a_worker_killed_mid_stream_loses_and_doubles_nothing(
     faulty: Pipeline, guarantee: str
 ) -> None:
-    batch = messages("kill")
+    batch = short_articles("kill")
     keys = {key for key, _ in batch}
     worker = faulty.start_worker()
     faulty.produce(batch)
@@ -77,27 +45,30 @@ def test_a_worker_killed_mid_stream_loses_and_doubles_nothing(
     worker.send_signal(signal.SIGKILL)
     worker.wait()
     faulty.start_worker()
-    assert_each_once(faulty.endings(keys), keys, guarantee)
+    assert_each_once(faulty.endings(keys), batch, guarantee)
 
 
 def test_a_broker_restart_mid_stream_is_survived_without_help(
     faulty: Pipeline, guarantee: str, kafka: Settings
 ) -> None:
-    batch = messages("broker")
+    batch = short_articles("broker")
     keys = {key for key, _ in batch}
     worker = faulty.start_worker()
     faulty.produce(batch)
     faulty.collect(faulty.settings.topic_enriched, ARTICLES // 4, timeout=120)
-    broker.stop(kafka)
-    broker.start(kafka)
-    assert_each_once(faulty.endings(keys), keys, guarantee)
+    stopped = broker.stop(kafka)
+    started = broker.start(kafka)
+    assert stopped.startswith("stopped Kafka") and started.startswith("started Kafka"), (
+        f"the broker was not restarted: {stopped!r}, {started!r}"
+    )
+    assert_each_once(faulty.endings(keys), batch, guarantee)
     assert worker.poll() is None, "the worker died instead of reconnecting"
 
 
 def test_a_worker_joining_and_leaving_mid_stream_loses_and_doubles_nothing(
     faulty: Pipeline, guarantee: str
 ) -> None:
-    batch = messages("rebalance")
+    batch = short_articles("rebalance")
     keys = {key for key, _ in batch}
     faulty.start_worker()
     faulty.produce(batch)
@@ -106,4 +77,4 @@ def test_a_worker_joining_and_leaving_mid_stream_loses_and_doubles_nothing(
     faulty.collect(faulty.settings.topic_enriched, ARTICLES // 2, timeout=120)
     second.send_signal(signal.SIGTERM)
     second.wait(60)
-    assert_each_once(faulty.endings(keys), keys, guarantee)
+    assert_each_once(faulty.endings(keys), batch, guarantee)

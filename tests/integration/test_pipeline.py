@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import json
+import base64
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import orjson
-from jsonschema import Draft202012Validator, FormatChecker
 
 from streams.produce import collect_messages
 from tests.integration.conftest import Pipeline
+from tests.schemas import validator
 
-SCHEMAS = Path(__file__).parents[2] / "streams" / "schemas"
 SEED = Path(__file__).parents[2] / "seeds" / "000_65e81ee260f6cf05.txt"
-
-
-def validator(name: str) -> Draft202012Validator:
-    schema = json.loads((SCHEMAS / name).read_text())
-    return Draft202012Validator(schema, format_checker=FormatChecker())
 
 
 def test_seed_article_comes_out_enriched_in_german(pipeline: Pipeline) -> None:
@@ -86,6 +80,51 @@ def test_bad_inputs_become_dead_letters_and_the_worker_carries_on(pipeline: Pipe
             assert letter["payload_truncated"] is False
 
     assert pipeline.enriched(["after-the-bad-ones"])["after-the-bad-ones"]["title"] == "Still here"
+    assert all(worker.poll() is None for worker in pipeline.workers)
+
+
+def test_inputs_at_the_edges_of_the_contract_and_the_article_after_each(
+    pipeline: Pipeline,
+) -> None:
+    """Each edge case ends where the README says, and a valid article still comes out after it.
+
+    Deep nesting and integers beyond 64 bits are legal JSON and pass through unchanged; a
+    Kafka timestamp after the year 9999 cannot be written as an RFC 3339 ingested_at.
+    """
+    settings = pipeline.settings
+    huge_key = b"\xfe" + b"\xff" * 1_600_000
+    deep = b'{"id": "deep", "body": "Nested fields pass through.", "x": ' + b"[" * 300
+    deep += b"]" * 300 + b"}"
+    big = b'{"id": "big", "body": "Big numbers pass through.", "n": 123456789012345678901234567890}'
+    pipeline.produce([(huge_key, orjson.dumps({"body": "x" * 1_000_001}))])
+    pipeline.produce([(b"six-mib", orjson.dumps({"body": "y" * (6 * 1024 * 1024)}))])
+    pipeline.produce([(b"deep", deep), (b"big", big)])
+    pipeline.produce_at("far-future", {"body": "Sent from the year 10000."}, 253_402_300_800_000)
+    after = {"id": "after-edges", "body": "A plain article after the edge cases."}
+    pipeline.produce([(b"after-edges", orjson.dumps(after))])
+
+    pipeline.enriched(["deep", "big", "after-edges"])
+    raw = dict(pipeline.collect(settings.topic_enriched, 10**6, timeout=3))
+    assert b'"x":' + b"[" * 300 + b"]" * 300 in (raw[b"deep"] or b"")
+    assert b'"n":123456789012345678901234567890' in (raw[b"big"] or b"")
+
+    letters = [
+        orjson.loads(value or b"")
+        for _, value in pipeline.collect(settings.topic_dlq, 10**6, timeout=5)
+    ]
+    by_source = {
+        (letter["key"], letter["key_b64"] is not None, letter["error_code"]) for letter in letters
+    }
+    assert (None, True, "too_large") in by_source
+    assert ("six-mib", False, "too_large") in by_source
+    assert ("far-future", False, "invalid_field") in by_source
+    [huge] = [
+        letter for letter in letters if letter["key_b64"] is not None and letter["key_truncated"]
+    ]
+    assert base64.b64decode(huge["key_b64"]) == huge_key[: settings.max_message_bytes // 8]
+    check = validator("dead_letter.schema.json")
+    for letter in letters:
+        check.validate(letter)
     assert all(worker.poll() is None for worker in pipeline.workers)
 
 

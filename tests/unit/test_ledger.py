@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.ledger import Ledger
+from streams.ledger import Ledger, skipped
 
 
 def done(ledger: Ledger, *offsets: int) -> None:
@@ -60,3 +60,16 @@ def test_a_commit_forgets_what_lies_below_it() -> None:
     assert (ledger.taken, ledger.finished, ledger.floor) == (set(), set(), 5)
     assert not ledger.take(4)
     assert ledger.reach() == 5
+
+
+def test_a_fetch_marks_the_offsets_it_stepped_over_as_holes() -> None:
+    assert skipped(10, [10, 11, 14, 15]) == ([(12, 14)], 16)
+    assert skipped(10, [13]) == ([(10, 13)], 14)
+
+
+def test_after_an_unknown_position_only_gaps_inside_the_fetch_count() -> None:
+    assert skipped(None, [7, 9]) == ([(8, 9)], 10)
+
+
+def test_a_record_fetched_again_moves_nothing() -> None:
+    assert skipped(10, [9, 10]) == ([], 11)

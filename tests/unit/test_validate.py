@@ -25,7 +25,7 @@ LIMIT = 1_000
         (None, InvalidJson),
         (b"{", InvalidJson),
         (b'{"body": NaN}', InvalidJson),
-        (b"[" * 2000 + b"]" * 2000, InvalidJson),
+        (b"[" * 2000 + b"]" * 2000, InvalidField),
         (b'{"body": "\xff"}', BadEncoding),
         (b'{"body": "\xed\xa0\x80"}', BadEncoding),
         (b"[]", NotAnObject),
