@@ -1,25 +1,10 @@
-"""Exactly-once for pipelines whose stages write to differently partitioned topics.
+"""Exactly-once for pipelines whose stages re-key and change partition counts.
 
-faust picks the transactional producer of a send by the *destination* partition, but
-commits a source offset through the producer of the *source* partition. That is only
-atomic when every output goes to the same partition number of a co-partitioned topic.
-Our stages re-key by article id and the dedup topic has one partition, so an output and
-the offset of its input would land in different transactions: a send to a partition
-this worker does not own waits in a transaction nobody commits, and a crash between the
-two commits drops or repeats an article. Kafka Streams keeps one producer per input
-partition (task) for this reason; this manager does the same: a send made while an event
-is being processed joins the transaction of that event's partition.
-
-faust's commit is also no barrier: it picks the offsets to commit, then flushes and
-commits while the agents go on processing, so the transaction carries the outputs (and
-table changes) of events after those offsets. A crash then repeats them: a SIGKILLed
-worker's successor redid thousands of committed articles. Flushing the table buffer
-before the commit made it worse, since that flush only ends when the dedup agent stops
-refilling the buffer, i.e. when the input runs dry, and a transaction open that long
-outlives transaction.timeout.ms. So each transaction is committed only at a moment no
-event of its partitions is half done and no table change is waiting to be sent, with the
-offsets of that moment, and without yielding to the agents before the producer's lock
-is held: events that start meanwhile block on that lock and go into the next transaction.
+One transaction per task (input topic and partition), as in Kafka Streams: a send made
+while an event is processed joins the transaction of that event's partition, under an
+id unique to the task, and each transaction is committed at a moment when none of its
+events is half done and no table change is waiting to be sent, with the offsets of that
+moment. docs/RELIABILITY.md tells what faust did instead and which tests show it.
 """
 
 from __future__ import annotations
@@ -39,10 +24,15 @@ from faust.transport.drivers.aiokafka import Producer
 from faust.transport.producer import ProducerBuffer
 from faust.types import TP, EventT, FutureMessage, StreamT
 
-from streams.consumer import LedgerConsumer
+from streams.kafka.eos.consumer import LedgerConsumer
 
 log = logging.getLogger(__name__)
 
+TRANSACTION_TIMEOUT_MS = 300_000
+"""How long the broker lets a transaction stay open before aborting it (aiokafka's default
+is 60 s). An outage longer than that fences the worker's producers and it must restart;
+a broker restart took 36 s on a loaded test machine. Whoever takes over a task aborts its
+open transaction at once, so this delays nothing after a crash."""
 QUIET_TIMEOUT = 10.0
 """Seconds to wait for a moment between events before committing regardless (and saying so)."""
 
@@ -73,13 +63,17 @@ class SendingBuffer(ProducerBuffer):
 
 
 class BufferCountingProducer(Producer):
-    """faust's aiokafka producer, with a buffer whose size a commit can wait on."""
+    """faust's aiokafka producer, with a buffer whose size a commit can wait on, and
+    transactions that outlive a broker restart."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         buffer = SendingBuffer(loop=self.loop, beacon=self.beacon)
         buffer.app = self.app
         self.buffer = buffer
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), "transaction_timeout_ms": TRANSACTION_TIMEOUT_MS}
 
 
 class _EventsInProgress(Sensor):
