@@ -67,8 +67,11 @@ class Settings:
     """How soon the group notices a dead worker; tests set it low."""
     data_dir: Path = field(default_factory=lambda: Path("streams-data"))
     """Where faust keeps RocksDB tables (rebuilt from changelogs when lost)."""
-    web_port: int = 6066
-    """faust's own web server; several workers on one host need distinct ports."""
+    web_port: int = 0
+    """faust's own web server, 0 (the default) for none: nothing here needs it, and it
+    answers without authentication. Several workers on one host need distinct ports."""
+    web_bind: str = "127.0.0.1"
+    """Where faust's web server listens when it is on; 0.0.0.0 only when asked."""
     metrics_port: int = 9108
     """Prometheus metrics over HTTP; 0 turns the endpoint off."""
     log_level: str = "INFO"
@@ -225,7 +228,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env, "SESSION_TIMEOUT_SECONDS", defaults.session_timeout_seconds
         ),
         data_dir=Path(get(PREFIX + "DATA_DIR", str(defaults.data_dir))),
-        web_port=_int(env, "WEB_PORT", defaults.web_port, minimum=1),
+        web_port=_int(env, "WEB_PORT", defaults.web_port),
+        web_bind=get(PREFIX + "WEB_BIND", defaults.web_bind),
         metrics_port=_int(env, "METRICS_PORT", defaults.metrics_port),
         log_level=get(PREFIX + "LOG_LEVEL", defaults.log_level).upper(),
         lag_interval_seconds=_float(env, "LAG_INTERVAL_SECONDS", defaults.lag_interval_seconds),

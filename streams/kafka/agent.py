@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol, cast
@@ -23,6 +24,7 @@ from faust.types import Message
 
 from streams.dlq import Letter, minimal_letter, reject
 from streams.errors import DeliveryFailed, TooLarge
+from streams.kafka import eos
 from streams.metrics import Metrics
 from streams.records import Envelope, RawMessage, Source, send_seconds
 from streams.stages import Stage
@@ -176,26 +178,29 @@ class StageAgent:
         events: Any,
         ledger: Ledger,
         crash: Callable[[BaseException], None],
+        scope: Callable[[Any], AbstractAsyncContextManager[None]] = lambda tp: nullcontext(),
     ) -> None:
-        """Process each event once; stop at the first send Kafka refuses."""
+        """Process each event once, inside its transaction's scope; stop at the first send
+        Kafka refuses."""
         async for event in events:
             raw = event.message
             if not ledger.first_time(raw):
                 continue
             started = time.perf_counter()
-            try:
-                sent = await self.handle(raw)
-            except DeliveryFailed as failure:
-                crash(failure)
-                return
+            async with scope(raw.tp):
+                try:
+                    sent = await self.handle(raw)
+                except DeliveryFailed as failure:
+                    crash(failure)
+                    return
+                # Under exactly_once the open transaction holds the send, so the message is
+                # finished now; otherwise only once the broker has the record.
+                cast(asyncio.Future[Any], sent).add_done_callback(
+                    partial(_on_delivery, ledger, raw, crash, finish=not self.route.transactional)
+                )
+                if self.route.transactional:
+                    ledger.finished(raw)
             self._seconds.observe(time.perf_counter() - started)
-            # Under exactly_once the open transaction holds the send, so the message is
-            # finished now; otherwise only once the broker has the record.
-            cast(asyncio.Future[Any], sent).add_done_callback(
-                partial(_on_delivery, ledger, raw, crash, finish=not self.route.transactional)
-            )
-            if self.route.transactional:
-                ledger.finished(raw)
 
     async def run(self, stream: faust.StreamT[bytes]) -> None:
         app = stream.app
@@ -212,7 +217,8 @@ class StageAgent:
             )
             _stopping.add(asyncio.ensure_future(app.crash(failure)))
 
-        await self.consume(stream.events(), cast(Ledger, app.consumer), crash)
+        scope = eos.event_scope(cast(faust.App, app))
+        await self.consume(stream.events(), cast(Ledger, app.consumer), crash, scope)
 
 
 def _on_delivery(

@@ -37,8 +37,12 @@ def create_app(settings: Settings, metrics: Metrics, stages: Sequence[str]) -> f
         producer_linger=0.005,
         consumer_max_fetch_size=settings.max_message_bytes,
         consumer_auto_offset_reset="earliest",
-        web_port=settings.web_port,
-        web_enabled=True,
+        web_enabled=settings.web_port > 0,
+        web_port=settings.web_port or 6066,
+        web_bind=settings.web_bind,
+        # Even when the web server is on, nothing reads tables or routes keys through it.
+        web_tables_enabled=False,
+        web_router_enabled=False,
     )
     eos.install(app, settings)
     register(app, settings, metrics, stages)

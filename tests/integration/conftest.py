@@ -89,7 +89,6 @@ class Pipeline:
         self.metrics_ports.append(free_port())
         worker_env = {
             **self.env,
-            "STREAMS_WEB_PORT": str(free_port()),
             "STREAMS_METRICS_PORT": str(self.metrics_ports[-1]),
             "STREAMS_DATA_DIR": str(data_dir or self.root / f"data-{index}"),
             **env,

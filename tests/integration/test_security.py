@@ -102,7 +102,6 @@ def test_the_password_appears_in_no_log_and_no_metric(
         "STREAMS_LOG_LEVEL": "DEBUG",
         "STREAMS_APP_ID": "streams-sasl",
         "STREAMS_DATA_DIR": str(tmp_path / "data"),
-        "STREAMS_WEB_PORT": str(free_port()),
         "STREAMS_METRICS_PORT": str(metrics_port),
     }
     log = tmp_path / "worker.log"

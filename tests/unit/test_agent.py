@@ -36,6 +36,10 @@ class Message:
     timestamp: float = 1_700_000_000.0
     headers: list[tuple[str, bytes]] = field(default_factory=list)
 
+    @property
+    def tp(self) -> tuple[str, int]:
+        return (self.topic, self.partition)
+
 
 @dataclass
 class Event:

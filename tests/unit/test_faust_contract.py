@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 
 from streams.kafka import eos
 from streams.kafka.app import create_app
-from streams.kafka.eos.consumer import LedgerConsumer
+from streams.kafka.eos.consumer import LedgerConsumer, StableEndsThread
 from streams.kafka.eos.transactions import (
     BufferCountingProducer,
     SendingBuffer,
@@ -54,7 +54,13 @@ async def test_each_private_name_the_overrides_use_still_exists(
     assert found, f"{path}.{name} is gone: streams/kafka/eos relies on it"
 
 
-OVERRIDES = [LedgerConsumer, SourcePartitionTransactions, SendingBuffer, BufferCountingProducer]
+OVERRIDES = [
+    LedgerConsumer,
+    StableEndsThread,
+    SourcePartitionTransactions,
+    SendingBuffer,
+    BufferCountingProducer,
+]
 
 
 @pytest.mark.parametrize("ours", OVERRIDES, ids=lambda cls: cls.__name__)

@@ -14,13 +14,28 @@ from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from faust.transport.drivers.aiokafka import Consumer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer
 from faust.types import TP, Message
 
 from streams.kafka.clients import reader
 from streams.kafka.eos.ledger import Ledger, skipped
 from streams.kafka.offsets import first_committed_record
 from streams.settings import Settings
+
+
+class StableEndsThread(AIOKafkaConsumerThread):
+    """faust's consumer thread, asking the broker where each changelog's committed data ends.
+
+    Under exactly_once faust reads a changelog's end from the client's cache of the last
+    fetch, empty on a fresh worker: it then found every changelog empty and skipped the
+    recovery, so a failover to a worker with an empty disk lost the dedup state
+    (test_layouts.py). A read_committed end_offsets request answers the last stable
+    offset, which is what recovery needs.
+    """
+
+    async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
+        ends: Mapping[TP, int] = await self._ensure_consumer().end_offsets(partitions)
+        return ends
 
 
 class LedgerConsumer(Consumer):
@@ -44,6 +59,9 @@ class LedgerConsumer(Consumer):
         self._fetched_to: dict[TP, int] = {}
         """Per stage partition, the offset after the last record fetched, while known."""
         self._stage_topics = frozenset(self.settings.stage_topics.values())
+
+    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+        return StableEndsThread(self, loop=self.loop, beacon=self.beacon)
 
     def _ledger(self, tp: TP) -> Ledger:
         """The partition's ledger, trimmed to faust's record of the last commit."""
