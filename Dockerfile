@@ -23,7 +23,7 @@ USER streams
 WORKDIR /var/lib/streams
 # faust's RocksDB tables; they are rebuilt from the changelog topics when the volume is new.
 VOLUME /var/lib/streams
-# Prometheus metrics (STREAMS_METRICS_PORT) and faust's web server (STREAMS_WEB_PORT).
-EXPOSE 9108 6066
+# Prometheus metrics (STREAMS_METRICS_PORT); faust's web server stays off.
+EXPOSE 9108
 ENTRYPOINT ["streams"]
 CMD ["worker"]

@@ -20,7 +20,7 @@ import orjson
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from streams.offsets import OffsetReader  # noqa: E402
+from streams.kafka.offsets import OffsetReader  # noqa: E402
 from streams.settings import load_settings  # noqa: E402
 from tests.integration.conftest import make_pipeline  # noqa: E402
 

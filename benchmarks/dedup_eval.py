@@ -27,8 +27,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from streams import similarity as sim  # noqa: E402
-from streams.dedup_index import DEFAULT_THRESHOLD, DedupIndex, Verdict  # noqa: E402
+from streams.records import Verdict  # noqa: E402
+from streams.settings import Settings  # noqa: E402
+from streams.stages.dedup import similarity as sim  # noqa: E402
+from streams.stages.dedup.index import DedupIndex  # noqa: E402
+
+THRESHOLD = Settings().dedup_threshold
 
 SEED = 20240601
 MIN_WORDS = 80
@@ -239,7 +243,13 @@ def new_index() -> tuple[DedupIndex, dict[str, dict[str, Any]]]:
     state: dict[str, dict[str, Any]] = {
         name: {} for name in ("verdicts", "fingerprints", "roots", "bands", "expiry")
     }
-    return DedupIndex(**state), state
+    defaults = Settings()
+    index = DedupIndex(
+        **state,
+        threshold=defaults.dedup_threshold,
+        retention_seconds=defaults.dedup_retention_seconds,
+    )
+    return index, state
 
 
 def state_bytes(mapping: MutableMapping[str, Any]) -> int:
@@ -304,9 +314,7 @@ def quality(data: Path, per_language: int) -> dict[str, Any]:
             "true_median": statistics.median(truths),
             "true_min": min(truths),
             "estimate_median": statistics.median(estimates) if estimates else float("nan"),
-            "missed_below_threshold": sum(
-                true_similarity[i.id] < DEFAULT_THRESHOLD for i in missed
-            ),
+            "missed_below_threshold": sum(true_similarity[i.id] < THRESHOLD for i in missed),
         }
     group_found = sum(verdicts[g[1]] == Verdict("exact_duplicate", g[0], 1.0) for g in groups)
     wrong = [i for i in flagged if i not in correct]
@@ -397,7 +405,7 @@ def speed(data: Path, count: int) -> dict[str, Any]:
 def detection_probability(similarity: float) -> tuple[float, float]:
     """P(candidate) from the LSH S-curve, and P(estimate >= threshold) from the binomial."""
     candidate = 1 - (1 - similarity**sim.ROWS) ** sim.BANDS
-    needed = math.ceil(DEFAULT_THRESHOLD * sim.NUM_PERM)
+    needed = math.ceil(THRESHOLD * sim.NUM_PERM)
     accepted = sum(
         math.comb(sim.NUM_PERM, k) * similarity**k * (1 - similarity) ** (sim.NUM_PERM - k)
         for k in range(needed, sim.NUM_PERM + 1)
@@ -415,7 +423,7 @@ def report(result: dict[str, Any], timing: dict[str, Any], command: str) -> str:
         f"`{command}` — seed {SEED}, one CPU core, numpy {np.__version__}.",
         "",
         f"MinHash: {sim.NUM_PERM} values per signature (16-bit), LSH {sim.BANDS} bands x "
-        f"{sim.ROWS} rows, threshold {DEFAULT_THRESHOLD} on word 3-shingles.",
+        f"{sim.ROWS} rows, threshold {THRESHOLD} on word 3-shingles.",
         "",
         "### Quality",
         "",

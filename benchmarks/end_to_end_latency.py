@@ -23,8 +23,7 @@ import orjson
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from streams.consume import read_records  # noqa: E402
-from streams.produce import publish  # noqa: E402
+from streams.kafka.io import publish, read_records  # noqa: E402
 from streams.settings import Settings, load_settings  # noqa: E402
 from tests.integration.conftest import make_pipeline  # noqa: E402
 

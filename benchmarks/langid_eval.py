@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams import langid
-from streams.langid import LanguageIdentifier
+from streams.stages.language import detector as langid
+from streams.stages.language.detector import LanguageIdentifier
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "eval" / "langid"

@@ -25,7 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from streams.entities import DEFAULT_PIPELINES, load_pipeline, map_label, pipeline_name  # noqa: E402
+from streams.stages.entities.tagger import (  # noqa: E402
+    DEFAULT_PIPELINES,
+    load_pipeline,
+    map_label,
+    pipeline_name,
+)
 
 EVAL = Path(os.environ.get("STREAMS_NER_EVAL_DATA", ROOT.parent / "shared/data/eval/ner"))
 SCORED = ("PER", "ORG", "LOC")

@@ -24,10 +24,10 @@ import orjson
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from streams.consume import read_records  # noqa: E402
-from streams.records import RawMessage, Source  # noqa: E402
+from streams.kafka.io import read_records  # noqa: E402
+from streams.records import EntitiesBlock, LanguageBlock, RawMessage, Source  # noqa: E402  # noqa: E402
 from streams.settings import load_settings  # noqa: E402
-from streams.stages.validate import admit  # noqa: E402
+from streams.stages.validate import Validation  # noqa: E402
 from tests.integration.conftest import make_pipeline  # noqa: E402
 
 
@@ -48,12 +48,17 @@ def messages(
         return [(a["id"].encode(), orjson.dumps(a)) for a in batch]
     now = int(time.time() * 1000)
     envelopes = []
+    validation = Validation(10**6)
+    # What the stages before the measured one would have added.
+    language = LanguageBlock(code="en", confidence=1.0, detector="given", hint=None)
+    entities = EntitiesBlock(entities=(), tagger=None)
     for offset, article in enumerate(batch):
         value = orjson.dumps(article)
-        flight = admit(
-            RawMessage(article["id"].encode(), value, Source(topic, 0, offset, now)), 10**6
+        admitted = validation.step(
+            RawMessage(article["id"].encode(), value, Source(topic, 0, offset, now))
         )
-        envelopes.append((article["id"].encode(), flight.to_json()))
+        ready = admitted.merged(language).merged(entities)
+        envelopes.append((article["id"].encode(), ready.to_json()))
     return envelopes
 
 

@@ -7,22 +7,24 @@ trip: orjson reads integers beyond 64 bits as floats (losing digits) and writes 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
-import re
 from typing import Any
 
 import orjson
 
 from streams.errors import InvalidField, InvalidJson
 
-_LONG_NUMBER = re.compile(rb"\d{19}")
-"""Where integers may not fit 64 bits: such input is read by the standard library."""
+_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
+"""Where integers may not fit 64 bits (19 digits in a row, once every digit reads 0), the
+input is read by the standard library; a translate and a search cost far less than a regex."""
 
 
 def loads(data: bytes) -> Any:
     """Parse JSON, keeping every integer exact; raise the RejectedMessage that names the fault."""
-    if _LONG_NUMBER.search(data) is None:
+    if _LONG_NUMBER not in data.translate(_DIGITS):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError as error:
@@ -85,7 +87,16 @@ def dumps(value: Any) -> bytes:
     except orjson.JSONEncodeError:
         pass
     try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text = json.dumps(
+            value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_plain
+        )
     except RecursionError:
         raise InvalidField("The article nests JSON values too deeply to be written out.") from None
     return text.encode("utf-8")
+
+
+def _plain(value: object) -> dict[str, object]:
+    """Dataclasses as orjson writes them: their fields, in order."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+    raise TypeError(f"{type(value).__name__} is not JSON")

@@ -10,7 +10,7 @@ import orjson
 
 from streams import codec
 from streams.errors import RejectedMessage
-from streams.records import DeadLetter, InFlight, RawMessage, Source, text_or_base64
+from streams.records import DeadLetter, Envelope, RawMessage, Source, text_or_base64
 
 HEADROOM = 64 * 1024
 """Bytes kept free under the message limit for the letter's own fields and record overhead."""
@@ -143,12 +143,12 @@ def reject(
     source, key, value = message.source, message.key, message.value
     if not first_stage:
         try:
-            flight = InFlight.from_json(message.value or b"")
-            value = codec.dumps(flight.original_input())
+            envelope = Envelope.from_json(message.value or b"")
+            value = codec.dumps(envelope.original_input())
         except (ValueError, KeyError, TypeError, RejectedMessage):
             pass
         else:
-            source, key = flight.source, flight.key
+            source, key = envelope.source, envelope.key
     return dead_letter(
         code=code,
         message=text,

@@ -1,34 +1,23 @@
-"""The records that cross topics: input article, in-flight envelope, output and dead letter.
+"""The records that cross topics: the in-flight envelope, its blocks, and the dead letter.
 
-Articles stay plain dicts because unknown input fields must pass through untouched;
-the blocks the pipeline adds, and the envelope and dead letter, are declared here.
-The JSON Schemas in `streams/schemas/` describe the same shapes for consumers.
+Unknown input fields must pass through untouched, so the article's own fields stay a JSON
+object; everything the pipeline adds is a typed block beside it, merged into the output
+only when the last stage writes it. The JSON Schemas in `streams/schemas/` describe the
+same shapes for consumers.
 """
 
 from __future__ import annotations
 
 import base64
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, TypeAlias, cast
 
 from streams import codec
 
-Article = dict[str, Any]
-
-ENRICHMENT_FIELDS = ("entities", "dedup", "pipeline")
-"""Output fields the pipeline adds next to the input's own (`language` is replaced)."""
-
-
-def text_or_base64(data: bytes | None) -> tuple[str | None, str | None]:
-    """Bytes as (text, None) when they are UTF-8, else (None, base64): never lossy."""
-    if data is None:
-        return None, None
-    try:
-        return data.decode("utf-8"), None
-    except UnicodeDecodeError:
-        return None, base64.b64encode(data).decode("ascii")
-
+JSON: TypeAlias = "str | int | float | bool | list[JSON] | dict[str, JSON] | None"
+Fields: TypeAlias = "dict[str, JSON]"
+"""An article's own fields, as its producer sent them."""
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -46,6 +35,16 @@ def send_seconds(epoch_ms: int) -> float:
     ms for some values: half a millisecond more keeps every stage's timestamp exact.
     """
     return (epoch_ms + 0.5) / 1000
+
+
+def text_or_base64(data: bytes | None) -> tuple[str | None, str | None]:
+    """Bytes as (text, None) when they are UTF-8, else (None, base64): never lossy."""
+    if data is None:
+        return None, None
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return None, base64.b64encode(data).decode("ascii")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,48 +88,189 @@ class LanguageBlock:
 
 
 @dataclass(slots=True)
-class InFlight:
-    """The envelope between stages: the article so far plus what dead letters need."""
+class Entity:
+    """All mentions of one entity in the body: one item of the `entities` field.
 
-    article: Article
-    """The input fields, plus the blocks added by the stages done so far."""
+    Kept in its JSON shapes (lists, not frozen): the dedup stage decodes every entity of
+    every article it passes on, and converting them was a third of a hop's cost
+    (benchmarks/envelope_codec.py).
+    """
+
+    text: str
+    """Canonical text: the most complete mention."""
+    label: str
+    """PER, ORG, LOC or MISC: the label most of its mentions got."""
+    count: int
+    """How many mentions."""
+    aliases: list[str]
+    """Other surface forms, sorted."""
+    spans: list[list[int]]
+    """[start, end) code-point offsets of every mention, in text order."""
+
+
+@dataclass(frozen=True, slots=True)
+class EntitiesBlock:
+    """What the entities stage found."""
+
+    entities: tuple[Entity, ...]
+    """Merged entities, ordered by their first mention."""
+    tagger: str | None
+    """The pipeline that ran, e.g. "de_streams_ner-0.1.0"; None when the language has none."""
+
+
+Status = Literal["unique", "exact_duplicate", "near_duplicate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The `dedup` field of an enriched article."""
+
+    status: Status
+    """unique, exact_duplicate (same normalised body) or near_duplicate (similar body)."""
+    duplicate_of: str | None
+    """Id of the group's root; None when unique."""
+    similarity: float | None
+    """Estimated Jaccard similarity to the root (1.0 when exact); None when unique."""
+
+
+@dataclass(frozen=True, slots=True)
+class DedupBlock:
+    """What the dedup stage decided, and how."""
+
+    verdict: Verdict
+    method: str
+    """How similarity was estimated, e.g. "minhash-lsh"."""
+    threshold: float
+    """The similarity at which a body counts as a near duplicate."""
+
+
+Block = LanguageBlock | EntitiesBlock | DedupBlock
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """The article between stages: its own fields, the blocks added so far, and its origin."""
+
+    fields: Fields
+    """The input object as sent, with its id; the producer's `language` hint is kept apart."""
     key: bytes | None
     """The original message key, for the dead letters of later stages."""
     source: Source
-    """Where the article entered the pipeline."""
+    """Where the article entered the pipeline; its timestamp is the article's event time."""
+    version: str
+    """The pipeline release that admitted it."""
+    hint: str | None = None
+    """The producer's `language` field."""
+    language: LanguageBlock | None = None
+    entities: EntitiesBlock | None = None
+    dedup: DedupBlock | None = None
+
+    @property
+    def id(self) -> str:
+        return cast(str, self.fields["id"])
+
+    @property
+    def body(self) -> str:
+        return cast(str, self.fields["body"])
+
+    @property
+    def title(self) -> str | None:
+        return cast("str | None", self.fields.get("title"))
+
+    def merged(self, block: Block) -> Envelope:
+        """The envelope with one stage's block added."""
+        match block:
+            case LanguageBlock():
+                return replace(self, language=block)
+            case EntitiesBlock():
+                return replace(self, entities=block)
+            case DedupBlock():
+                return replace(self, dedup=block)
 
     def to_json(self) -> bytes:
-        key_text, key_b64 = text_or_base64(self.key)
+        key, key_b64 = text_or_base64(self.key)
         return codec.dumps(
             {
-                "article": self.article,
-                "key": key_text,
+                "fields": self.fields,
+                "key": key,
                 "key_b64": key_b64,
-                "source": asdict(self.source),
+                "source": self.source,
+                "version": self.version,
+                "hint": self.hint,
+                "language": self.language,
+                "entities": self.entities,
+                "dedup": self.dedup,
             }
         )
 
     @classmethod
-    def from_json(cls, data: bytes) -> InFlight:
+    def from_json(cls, data: bytes) -> Envelope:
         raw = codec.loads(data)
         key: bytes | None = None
-        if raw.get("key_b64") is not None:
+        if raw["key_b64"] is not None:
             key = base64.b64decode(raw["key_b64"])
-        elif raw.get("key") is not None:
-            key = raw["key"].encode("utf-8")
-        return cls(article=raw["article"], key=key, source=Source(**raw["source"]))
+        elif raw["key"] is not None:
+            key = str(raw["key"]).encode("utf-8")
+        entities = raw["entities"]
+        dedup = raw["dedup"]
+        return cls(
+            fields=raw["fields"],
+            key=key,
+            source=Source(**raw["source"]),
+            version=raw["version"],
+            hint=raw["hint"],
+            language=None if raw["language"] is None else LanguageBlock(**raw["language"]),
+            entities=None if entities is None else _entities(entities),
+            dedup=None
+            if dedup is None
+            else DedupBlock(
+                verdict=Verdict(**dedup["verdict"]),
+                method=dedup["method"],
+                threshold=dedup["threshold"],
+            ),
+        )
 
-    def original_input(self) -> Article:
+    def original_input(self) -> Fields:
         """The article as its producer sent it, for dead letters a user can replay."""
-        article = {k: v for k, v in self.article.items() if k not in ENRICHMENT_FIELDS}
-        language = article.get("language")
-        if isinstance(language, dict):
-            hint = language.get("hint")
-            if hint is None:
-                article.pop("language")
-            else:
-                article["language"] = hint
-        return article
+        if self.hint is None:
+            return self.fields
+        return {**self.fields, "language": self.hint}
+
+    def enriched(self, completed_ms: int) -> bytes:
+        """The output record: the input's fields, then the blocks, then the pipeline's own.
+
+        Stamped with the Kafka timestamp the last stage read, which every stage passes on
+        from the input: a redelivered or replayed article gives byte-identical records.
+        """
+        language, entities, dedup = self.language, self.entities, self.dedup
+        if language is None or entities is None or dedup is None:
+            raise ValueError("an article reached the output without every stage's block")
+        record: dict[str, object] = dict(self.fields)
+        record["language"] = language
+        record["entities"] = entities.entities
+        record["dedup"] = dedup.verdict
+        record["pipeline"] = {
+            "version": self.version,
+            "ingested_at": rfc3339(self.source.timestamp),
+            "completed_at": rfc3339(completed_ms),
+            "stages": {
+                "language": {"detector": language.detector},
+                "entities": {"tagger": entities.tagger},
+                "dedup": {"method": dedup.method, "threshold": dedup.threshold},
+            },
+        }
+        return codec.dumps(record)
+
+
+def _entities(raw: dict[str, Any]) -> EntitiesBlock:
+    """The entities block from its JSON form."""
+    return EntitiesBlock(
+        entities=tuple(
+            Entity(item["text"], item["label"], item["count"], item["aliases"], item["spans"])
+            for item in raw["entities"]
+        ),
+        tagger=raw["tagger"],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,4 +302,4 @@ class DeadLetter:
     """When it was rejected, RFC 3339 UTC."""
 
     def to_json(self) -> bytes:
-        return codec.dumps(asdict(self))
+        return codec.dumps(self)

@@ -7,11 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams.entities import parse_pipelines
 from streams.errors import ConfigError
+from streams.stages import STAGES
 
 PREFIX = "STREAMS_"
-STAGES = ("validate", "language", "entities", "dedup")
 GUARANTEES = ("exactly_once", "at_least_once")
 MIB = 1024 * 1024
 
@@ -68,8 +67,11 @@ class Settings:
     """How soon the group notices a dead worker; tests set it low."""
     data_dir: Path = field(default_factory=lambda: Path("streams-data"))
     """Where faust keeps RocksDB tables (rebuilt from changelogs when lost)."""
-    web_port: int = 6066
-    """faust's own web server; several workers on one host need distinct ports."""
+    web_port: int = 0
+    """faust's own web server, 0 (the default) for none: nothing here needs it, and it
+    answers without authentication. Several workers on one host need distinct ports."""
+    web_bind: str = "127.0.0.1"
+    """Where faust's web server listens when it is on; 0.0.0.0 only when asked."""
     metrics_port: int = 9108
     """Prometheus metrics over HTTP; 0 turns the endpoint off."""
     log_level: str = "INFO"
@@ -100,18 +102,18 @@ class Settings:
 
     @property
     def stage_topics(self) -> dict[str, str]:
-        """The topic each stage consumes: the raw input for the first, internal ones after."""
-        topics = {stage: f"{self.topic_prefix}.{stage}" for stage in STAGES}
-        topics["validate"] = self.topic_raw
+        """The topic each stage consumes, in flow order: the raw input first, then
+        `<prefix>.<stage>`."""
+        first, *rest = STAGES
+        topics = {first.name: self.topic_raw}
+        topics |= {stage.name: f"{self.topic_prefix}.{stage.name}" for stage in rest}
         return topics
 
     def partitions_of(self, topic: str) -> int:
-        """Partitions a pipeline topic is created with.
-
-        The dedup stage compares every article with every retained one, so its input has
-        one partition: faust tables are partitioned like the stream that writes them.
-        """
-        return 1 if topic == self.stage_topics["dedup"] else self.partitions
+        """Partitions a pipeline topic is created with: the stage's own count, if it has one
+        (streams/stages), else STREAMS_PARTITIONS."""
+        fixed = {self.stage_topics[stage.name]: stage.partitions for stage in STAGES}
+        return fixed.get(topic) or self.partitions
 
     @property
     def sasl_users(self) -> dict[str, str]:
@@ -165,8 +167,19 @@ def _secret(env: Mapping[str, str], name: str) -> Secret | None:
     return None if raw is None else Secret(raw)
 
 
+def parse_pipelines(value: str) -> dict[str, str]:
+    """`en=en_core_web_sm,de=/path/to/model` -> {"en": ..., "de": ...}; "" -> {}."""
+    out: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        code, sep, pipeline = item.partition("=")
+        if not sep or not code.strip() or not pipeline.strip():
+            raise ConfigError(f"entity pipeline {item!r} is not of the form language=pipeline")
+        out[code.strip().lower()] = pipeline.strip()
+    return out
+
+
 def _pipelines(env: Mapping[str, str]) -> dict[str, str] | None:
-    """`en=en_core_web_sm,de=/path/to/pipeline`; unset means the shipped pipelines."""
+    """Unset means the shipped pipelines."""
     raw = env.get(PREFIX + "ENTITY_PIPELINES")
     return None if raw is None else parse_pipelines(raw)
 
@@ -215,7 +228,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env, "SESSION_TIMEOUT_SECONDS", defaults.session_timeout_seconds
         ),
         data_dir=Path(get(PREFIX + "DATA_DIR", str(defaults.data_dir))),
-        web_port=_int(env, "WEB_PORT", defaults.web_port, minimum=1),
+        web_port=_int(env, "WEB_PORT", defaults.web_port),
+        web_bind=get(PREFIX + "WEB_BIND", defaults.web_bind),
         metrics_port=_int(env, "METRICS_PORT", defaults.metrics_port),
         log_level=get(PREFIX + "LOG_LEVEL", defaults.log_level).upper(),
         lag_interval_seconds=_float(env, "LAG_INTERVAL_SECONDS", defaults.lag_interval_seconds),

@@ -21,13 +21,12 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams import broker
-from streams.clients import producer
-from streams.consume import end_offsets, read_records
-from streams.offsets import OffsetReader
-from streams.produce import publish
+from streams.kafka import local_broker
+from streams.kafka.clients import producer
+from streams.kafka.io import end_offsets, publish, read_records
+from streams.kafka.offsets import OffsetReader
+from streams.kafka.topics import ensure_topics
 from streams.settings import Settings, load_settings
-from streams.topics import ensure_topics
 
 READY = b"[^Worker]: Ready"
 Record = tuple[bytes | None, bytes | None]
@@ -48,7 +47,7 @@ def kafka() -> Settings:
     A broker that cannot be reached fails the run; it is never a silent skip.
     """
     settings = load_settings()
-    broker.start(settings)
+    local_broker.start(settings)
     return settings
 
 
@@ -90,7 +89,6 @@ class Pipeline:
         self.metrics_ports.append(free_port())
         worker_env = {
             **self.env,
-            "STREAMS_WEB_PORT": str(free_port()),
             "STREAMS_METRICS_PORT": str(self.metrics_ports[-1]),
             "STREAMS_DATA_DIR": str(data_dir or self.root / f"data-{index}"),
             **env,

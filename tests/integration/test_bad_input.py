@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streams import codec
-from streams.clients import producer
 from streams.errors import RejectedMessage
+from streams.kafka.clients import producer
 from streams.settings import Settings
-from streams.stages.validate import parse_article
+from streams.stages.validate.contract import parse_article
 from tests.integration.conftest import Pipeline, make_pipeline
 
 MARKER = "_fuzz"

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from streams.produce import text_article
+from streams.files import text_article
 from streams.settings import Settings
 from tests.integration.conftest import Pipeline, make_pipeline
 

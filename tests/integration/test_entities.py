@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from streams.produce import text_article
+from streams.files import text_article
 from tests.integration.conftest import Pipeline
 
 SEEDS = Path(__file__).parents[2] / "seeds"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from streams import broker
+from streams.kafka import local_broker
 from streams.settings import Settings
 from tests.integration.conftest import WITHOUT_NER_MODELS, Pipeline, make_pipeline
 from tests.integration.delivery import ARTICLES, assert_each_once, short_articles
@@ -56,8 +56,8 @@ def test_a_broker_restart_mid_stream_is_survived_without_help(
     worker = faulty.start_worker()
     faulty.produce(batch)
     faulty.collect(faulty.settings.topic_enriched, ARTICLES // 4, timeout=120)
-    stopped = broker.stop(kafka)
-    started = broker.start(kafka)
+    stopped = local_broker.stop(kafka)
+    started = local_broker.start(kafka)
     assert stopped.startswith("stopped Kafka") and started.startswith("started Kafka"), (
         f"the broker was not restarted: {stopped!r}, {started!r}"
     )

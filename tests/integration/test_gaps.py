@@ -12,8 +12,8 @@ import uuid
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import NewTopic
 
-from streams.clients import admin, client_options, reader
-from streams.offsets import first_committed_record
+from streams.kafka.clients import admin, client_options, reader
+from streams.kafka.offsets import first_committed_record
 from streams.settings import Settings
 
 

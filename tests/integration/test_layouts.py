@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.produce import text_article
+from streams.files import text_article
 from streams.settings import Settings
 from tests.integration.conftest import WITHOUT_NER_MODELS, Pipeline, make_pipeline
 from tests.integration.delivery import (

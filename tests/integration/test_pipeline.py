@@ -10,7 +10,7 @@ from pathlib import Path
 
 import orjson
 
-from streams.produce import collect_messages
+from streams.files import collect_messages
 from tests.integration.conftest import Pipeline
 from tests.schemas import validator
 

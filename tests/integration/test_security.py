@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams import broker
+from streams.kafka import local_broker
 from streams.settings import load_settings
 from tests.integration.conftest import READY, free_port
 
@@ -36,7 +36,7 @@ def sasl_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
         "STREAMS_PARTITIONS": "1",
     }
     settings = load_settings(broker_env)
-    broker.start(settings)
+    local_broker.start(settings)
     client_env = {
         **broker_env,
         "STREAMS_KAFKA_BOOTSTRAP": f"127.0.0.1:{sasl_port}",
@@ -45,7 +45,7 @@ def sasl_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
         "STREAMS_KAFKA_SASL_PASSWORD": PASSWORD,
     }
     yield client_env
-    broker.stop(settings)
+    local_broker.stop(settings)
 
 
 def streams(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -102,7 +102,6 @@ def test_the_password_appears_in_no_log_and_no_metric(
         "STREAMS_LOG_LEVEL": "DEBUG",
         "STREAMS_APP_ID": "streams-sasl",
         "STREAMS_DATA_DIR": str(tmp_path / "data"),
-        "STREAMS_WEB_PORT": str(free_port()),
         "STREAMS_METRICS_PORT": str(metrics_port),
     }
     log = tmp_path / "worker.log"

@@ -19,9 +19,10 @@ import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
-from streams.broker import is_local
+from streams.kafka.local_broker import is_local
 from streams.metrics import create_metrics
-from streams.settings import STAGES, Settings, load_settings
+from streams.settings import Settings, load_settings
+from streams.stages import NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -89,7 +90,7 @@ def worker_stages(service: Mapping[str, Any]) -> set[str] | None:
     if argv[:1] != ["worker"]:
         return None
     if "--stages" not in argv:
-        return set(STAGES)
+        return set(NAMES)
     return set(argv[argv.index("--stages") + 1].split(","))
 
 
@@ -294,7 +295,7 @@ def test_every_pipeline_stage_has_its_own_worker_service(
     services: dict[str, dict[str, Any]],
 ) -> None:
     runs = {name: stages for name, s in services.items() if (stages := worker_stages(s))}
-    for stage in STAGES:
+    for stage in NAMES:
         assert [name for name, stages in runs.items() if stage in stages] == [f"worker-{stage}"]
         assert runs[f"worker-{stage}"] == {stage}
     assert services["worker-entities"]["deploy"]["replicas"] > 1

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from streams.dedup_index import DedupIndex, Verdict
+from streams.records import Verdict
+from streams.stages.dedup.index import DedupIndex
 from tests.unit.synthetic import edit
 
 DAY = 24 * 3600.0
@@ -46,7 +47,8 @@ def make_index(**options: Any) -> tuple[DedupIndex, dict[str, JsonTable]]:
     tables = {
         name: JsonTable() for name in ("verdicts", "fingerprints", "roots", "bands", "expiry")
     }
-    return DedupIndex(**tables, **options), tables
+    defaults: dict[str, Any] = {"threshold": 0.5, "retention_seconds": RETENTION}
+    return DedupIndex(**tables, **(defaults | options)), tables
 
 
 @pytest.fixture

@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
-from streams.records import InFlight, Source
-from streams.stages.dedup import DedupStage, ExpiryClock
+from streams.records import Envelope, Source
+from streams.stages.dedup import Deduplication
+from streams.stages.dedup.clock import ExpiryClock
 from tests.unit.test_dedup_index import DAY, T0, article, make_index
 
 
-def flight(article_id: str, body: str, seconds: float) -> InFlight:
-    return InFlight(
-        article={"id": article_id, "body": body, "pipeline": {"stages": {}}},
+def envelope(article_id: str, body: str, seconds: float) -> Envelope:
+    return Envelope(
+        fields={"id": article_id, "body": body},
         key=article_id.encode(),
         source=Source("articles.raw", 0, 0, round(seconds * 1000)),
+        version="test",
     )
 
 
 def test_a_verdict_whose_record_was_never_sent_leaves_no_state_behind() -> None:
     index, tables = make_index()
-    stage = DedupStage(index, 0.5)
-    first = stage.process(flight("dead-lettered", article(1), T0))
-    assert first.article["dedup"]["status"] == "unique"
+    stage = Deduplication(index, 0.5)
+    first = stage.process(envelope("dead-lettered", article(1), T0))
+    assert first.verdict.status == "unique"
     assert all(not table for table in tables.values())
-    second = stage.process(flight("sent", article(1), T0 + 1))
+    second = stage.process(envelope("sent", article(1), T0 + 1))
     stage.keep()
-    assert second.article["dedup"]["status"] == "unique"
-    third = stage.process(flight("copy", article(1), T0 + 2))
-    assert third.article["dedup"]["duplicate_of"] == "sent"
+    assert second.verdict.status == "unique"
+    third = stage.process(envelope("copy", article(1), T0 + 2))
+    assert third.verdict.duplicate_of == "sent"
 
 
 def test_one_article_stamped_years_ahead_does_not_move_the_expiry_clock() -> None:

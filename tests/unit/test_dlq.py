@@ -9,7 +9,7 @@ import pytest
 
 from streams.dlq import HEADROOM, dead_letter, minimal_letter, reject
 from streams.errors import TooLarge
-from streams.records import InFlight, RawMessage, Source
+from streams.records import Envelope, RawMessage, Source
 from tests.schemas import validator
 
 MIB = 1024 * 1024
@@ -72,12 +72,10 @@ def test_the_minimal_letter_keeps_code_stage_and_source_only() -> None:
 @pytest.mark.parametrize("first_stage", [True, False])
 def test_a_rejected_envelope_points_at_the_original_message(first_stage: bool) -> None:
     original = Source("articles.raw", 3, 7, 1_700_000_000_000)
-    flight = InFlight(
-        article={"id": "a", "body": "text", "language": {"hint": "de"}, "pipeline": {}},
-        key=b"\xffkey",
-        source=original,
+    arrived = Envelope(
+        fields={"id": "a", "body": "text"}, key=b"\xffkey", source=original, version="1", hint="de"
     )
-    message = RawMessage(b"a", flight.to_json(), Source("articles.language", 0, 9, 1))
+    message = RawMessage(b"a", arrived.to_json(), Source("articles.language", 0, 9, 1))
     letter = reject(
         stage="language",
         error=TooLarge("Too large."),

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from streams.langid import Detection, LanguageIdentifier
+from streams.stages.language.detector import Detection, LanguageIdentifier
 
 SENTENCES = {
     "de": "Die Bundesregierung hat am Mittwoch neue Maßnahmen gegen die steigenden Preise "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.ledger import Ledger, skipped
+from streams.kafka.eos.ledger import Ledger, skipped
 
 
 def done(ledger: Ledger, *offsets: int) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
+from streams.kafka.monitor import LagMonitor
+from streams.kafka.offsets import Progress
 from streams.metrics import create_metrics
-from streams.monitor import LagMonitor
-from streams.offsets import Progress
 
 
 def sample(committed: int | None, end: int, partition: int = 0) -> Progress:

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from streams import similarity as sim
+from streams.stages.dedup import similarity as sim
 from tests.unit.synthetic import edit
 
 

@@ -6,7 +6,7 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any, cast
 
-from streams.transactions import SendingBuffer
+from streams.kafka.eos.transactions import SendingBuffer
 
 
 class _Channel:

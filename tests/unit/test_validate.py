@@ -14,7 +14,7 @@ from streams.errors import (
     RejectedMessage,
     TooLarge,
 )
-from streams.stages.validate import article_id, parse_article
+from streams.stages.validate.contract import article_id, parse_article
 
 LIMIT = 1_000
 

@@ -1,13 +1,12 @@
-"""The `validate` stage: turn raw bytes into an article, or say exactly why not."""
+"""The input contract: raw bytes become an article's fields, or the reason they cannot."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 from datetime import UTC, datetime
-from typing import Any
 
-from streams import __version__, codec
+from streams import codec
 from streams.errors import (
     BadEncoding,
     InvalidField,
@@ -16,9 +15,8 @@ from streams.errors import (
     NotAnObject,
     TooLarge,
 )
-from streams.records import EPOCH, Article, InFlight, RawMessage, rfc3339
+from streams.records import EPOCH, Fields
 
-STAGE = "validate"
 TEXT_FIELDS = ("id", "url", "source", "title", "published_at", "language")
 MIN_TIMESTAMP_MS = round((datetime(1, 1, 1, tzinfo=UTC) - EPOCH).total_seconds() * 1000)
 MAX_TIMESTAMP_MS = round(
@@ -30,7 +28,7 @@ RFC3339 = re.compile(
 )
 
 
-def article_id(article: Article, key: str | None) -> str:
+def article_id(article: Fields, key: str | None) -> str:
     """The id field wins over the key; without both, a stable hash of url, else title and body."""
     explicit = article.get("id")
     if isinstance(explicit, str) and explicit.strip():
@@ -42,7 +40,7 @@ def article_id(article: Article, key: str | None) -> str:
     return hashlib.blake2b(basis.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
-def parse_article(key: bytes | None, value: bytes | None, max_body_bytes: int) -> Article:
+def parse_article(key: bytes | None, value: bytes | None, max_body_bytes: int) -> Fields:
     """Decode and check one raw message; raise the RejectedMessage that names its fault."""
     if not value:
         raise InvalidJson("The message has no value; an article must be a JSON object.")
@@ -70,15 +68,16 @@ def _decoded_key(key: bytes | None) -> str | None:
         return None
 
 
-def _check_fields(article: dict[str, Any], max_body_bytes: int) -> None:
+def _check_fields(article: Fields, max_body_bytes: int) -> None:
     for name in TEXT_FIELDS:
         value = article.get(name)
         if value is not None and not isinstance(value, str):
             raise InvalidField(f"The field {name!r} must be a string, not {_json_type(value)}.")
-    if isinstance(article.get("id"), str) and not article["id"].strip():
+    explicit = article.get("id")
+    if isinstance(explicit, str) and not explicit.strip():
         raise InvalidField("The field 'id' must not be empty when given.")
     published = article.get("published_at")
-    if published is not None and not _is_rfc3339(published):
+    if isinstance(published, str) and not _is_rfc3339(published):
         raise InvalidField(f"The field 'published_at' is not an RFC 3339 time: {published[:40]!r}.")
     body = article.get("body")
     if body is None:
@@ -107,19 +106,10 @@ def _json_type(value: object) -> str:
     return names.get(type(value), "an object" if isinstance(value, dict) else "null")
 
 
-def admit(message: RawMessage, max_body_bytes: int) -> InFlight:
-    """The first stage's step: a checked article in an envelope, its pipeline block started."""
-    article = parse_article(message.key, message.value, max_body_bytes)
-    timestamp = message.source.timestamp
-    if not MIN_TIMESTAMP_MS <= timestamp <= MAX_TIMESTAMP_MS:
+def check_timestamp(timestamp_ms: int) -> None:
+    """An article's event time must be one `ingested_at` can state in RFC 3339."""
+    if not MIN_TIMESTAMP_MS <= timestamp_ms <= MAX_TIMESTAMP_MS:
         raise InvalidField(
-            f"The message's Kafka timestamp ({timestamp} ms) is outside the years 1 to 9999, "
+            f"The message's Kafka timestamp ({timestamp_ms} ms) is outside the years 1 to 9999, "
             "which an RFC 3339 ingested_at cannot express."
         )
-    article["pipeline"] = {
-        "version": __version__,
-        "ingested_at": rfc3339(timestamp),
-        "completed_at": None,
-        "stages": {},
-    }
-    return InFlight(article=article, key=message.key, source=message.source)

@@ -14,10 +14,10 @@ from typing import Any
 
 import orjson
 
-from streams import broker
-from streams.consume import end_offsets, read_records
 from streams.errors import StreamsError
-from streams.produce import collect_messages, publish
+from streams.files import collect_messages
+from streams.kafka import local_broker
+from streams.kafka.io import end_offsets, publish, read_records
 from streams.settings import Settings
 
 
@@ -78,9 +78,9 @@ def demo(settings: Settings, seeds: str, timeout: float) -> int:
     started_broker = False
     if (
         not settings.kafka_bootstrap_configured
-        and broker.running_pid(broker.BrokerPaths(settings.broker_home)) is None
+        and local_broker.running_pid(local_broker.BrokerPaths(settings.broker_home)) is None
     ):
-        print(broker.start(settings))
+        print(local_broker.start(settings))
         started_broker = True
     log = Path(tempfile.gettempdir()) / "streams-demo-worker.log"
     with log.open("wb") as out:
@@ -112,4 +112,4 @@ def demo(settings: Settings, seeds: str, timeout: float) -> int:
                 worker.kill()
         print("worker stopped")
         if started_broker:
-            print(broker.stop(settings))
+            print(local_broker.stop(settings))

@@ -1,15 +1,19 @@
-"""Kafka clients (aiokafka) built from settings, so security options are set in one place."""
+"""Kafka clients built from settings: the one place security options are turned into
+client options, for aiokafka's clients and for faust's."""
 
 from __future__ import annotations
 
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.helpers import create_ssl_context
 
 from streams.settings import Settings
+
+if TYPE_CHECKING:
+    import faust
 
 
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:
@@ -25,6 +29,10 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
+def _password(settings: Settings) -> str | None:
+    return settings.sasl_password.reveal() if settings.sasl_password else None
+
+
 def client_options(settings: Settings) -> dict[str, Any]:
     """Connection and security options shared by every aiokafka client."""
     options: dict[str, Any] = {
@@ -35,10 +43,25 @@ def client_options(settings: Settings) -> dict[str, Any]:
     if settings.security_protocol.startswith("SASL"):
         options["sasl_mechanism"] = settings.sasl_mechanism
         options["sasl_plain_username"] = settings.sasl_username
-        options["sasl_plain_password"] = (
-            settings.sasl_password.reveal() if settings.sasl_password else None
-        )
+        options["sasl_plain_password"] = _password(settings)
     return options
+
+
+def faust_credentials(settings: Settings) -> faust.SASLCredentials | faust.SSLCredentials | None:
+    """The same security options in faust's form, for the worker's own clients."""
+    import faust  # only workers need faust; commands that only read stay quick to start
+
+    context = ssl_context(settings)
+    if settings.security_protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=settings.sasl_username,
+            password=_password(settings),
+            mechanism=settings.sasl_mechanism,
+            ssl_context=context,
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
 
 
 def producer(settings: Settings) -> AIOKafkaProducer:

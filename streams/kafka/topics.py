@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
@@ -18,18 +19,36 @@ from aiokafka.errors import (
     for_code,
 )
 
-from streams.clients import admin
 from streams.errors import BrokerError, ConfigError
-from streams.settings import STAGES, Settings
+from streams.kafka.clients import admin
+from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def pipeline_topics(settings: Settings) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    """One topic as the pipeline needs it: the admin client creates it, faust reads and
+    writes it, both from here."""
+
+    name: str
+    partitions: int
+    replicas: int
+    config: dict[str, str]
+
+
+def declarations(settings: Settings) -> list[Declaration]:
     """Input, every stage's topic, output and dead letters, without repeats, in flow order."""
-    names = [settings.stage_topics[stage] for stage in STAGES]
-    names += [settings.topic_enriched, settings.topic_dlq]
-    return list(dict.fromkeys(names))
+    names = [*settings.stage_topics.values(), settings.topic_enriched, settings.topic_dlq]
+    return [
+        Declaration(
+            name=name,
+            partitions=settings.partitions_of(name),
+            replicas=settings.replication_factor,
+            config={"max.message.bytes": str(settings.max_message_bytes)},
+        )
+        for name in dict.fromkeys(names)
+    ]
 
 
 async def ensure_topics(settings: Settings, connect_seconds: float = 60.0) -> list[str]:
@@ -41,36 +60,37 @@ async def ensure_topics(settings: Settings, connect_seconds: float = 60.0) -> li
         raise BrokerError(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
     try:
         existing = set(await _topic_names(client, connect_seconds))
-        missing = [name for name in pipeline_topics(settings) if name not in existing]
-        configs = {"max.message.bytes": str(settings.max_message_bytes)}
+        missing = [topic for topic in declarations(settings) if topic.name not in existing]
         if missing:
             response = await client.create_topics(
                 [
                     NewTopic(
-                        name,
-                        num_partitions=settings.partitions_of(name),
-                        replication_factor=settings.replication_factor,
-                        topic_configs=configs,
+                        topic.name,
+                        num_partitions=topic.partitions,
+                        replication_factor=topic.replicas,
+                        topic_configs=topic.config,
                     )
-                    for name in missing
+                    for topic in missing
                 ]
             )
             for name, code, *message in response.topic_errors:
                 error = for_code(code)
                 if code and error is not TopicAlreadyExistsError:
                     raise BrokerError(f"cannot create topic {name}: {error.__name__} {message}")
-            log.info("created topics %s", missing)
-            await _wait_for_leaders(client, missing, connect_seconds)
-        dedup = settings.stage_topics["dedup"]
-        if dedup not in missing:
-            [described] = await client.describe_topics([dedup])
+            log.info("created topics %s", [topic.name for topic in missing])
+            await _wait_for_leaders(client, [topic.name for topic in missing], connect_seconds)
+        fixed = [t for t in declarations(settings) if t.partitions != settings.partitions]
+        for topic in fixed:
+            if topic in missing:
+                continue
+            [described] = await client.describe_topics([topic.name])
             count = len(described["partitions"])
-            if count != settings.partitions_of(dedup):
+            if count != topic.partitions:
                 raise BrokerError(
-                    f"topic {dedup} has {count} partitions but the dedup stage needs "
-                    f"{settings.partitions_of(dedup)}: delete it or choose another topic prefix"
+                    f"topic {topic.name} has {count} partitions but its stage needs "
+                    f"{topic.partitions}: delete it or choose another topic prefix"
                 )
-        return missing
+        return [topic.name for topic in missing]
     finally:
         await client.close()
 

@@ -14,7 +14,7 @@ from types import TracebackType
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.clients import admin, reader
+from streams.kafka.clients import admin, reader
 from streams.settings import Settings
 
 PROBE_OFFSETS = 1000

@@ -1,4 +1,4 @@
-"""`streams produce`: articles from files to the input topic, as their producer would send them."""
+"""Articles from files (.txt, .json, .jsonl), as their producer would send them."""
 
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ from pathlib import Path
 
 import orjson
 
-from streams.clients import producer
 from streams.errors import ConfigError
-from streams.settings import Settings
-from streams.stages.validate import article_id
+from streams.kafka.io import Message
+from streams.stages.validate.contract import article_id
 
 SUFFIXES = (".txt", ".json", ".jsonl")
-Message = tuple[bytes | None, bytes]
 
 
 def text_article(text: str) -> dict[str, str]:
@@ -73,15 +71,3 @@ def messages_from(path: Path) -> list[Message]:
 
 def collect_messages(paths: Sequence[str]) -> list[Message]:
     return [message for path in _files(paths) for message in messages_from(path)]
-
-
-async def publish(settings: Settings, topic: str, messages: Sequence[Message]) -> None:
-    """Send everything, then wait for every acknowledgement before returning."""
-    client = producer(settings)
-    try:
-        await client.start()
-        batch = [await client.send(topic, value=value, key=key) for key, value in messages]
-        for future in batch:
-            await future
-    finally:
-        await client.stop()

@@ -19,11 +19,11 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.clients import reader
-from streams.offsets import OffsetReader, Progress
-from streams.pipeline import PIPELINE
+from streams.kafka.clients import reader
+from streams.kafka.offsets import OffsetReader, Progress
+from streams.kafka.topics import partitions_of
 from streams.settings import Settings
-from streams.topics import partitions_of
+from streams.stages import NAMES
 
 Snapshot = dict[str, Any]
 
@@ -91,7 +91,7 @@ def stage_rows(
 ) -> dict[str, dict[str, Any]]:
     """Messages in, processed and waiting per stage, with the rate since the earlier sample."""
     rows = {}
-    for stage in PIPELINE:
+    for stage in NAMES:
         topic = settings.stage_topics[stage]
         parts = [item for item in progress if item.topic == topic]
         messages = sum(item.messages for item in parts)
@@ -116,7 +116,7 @@ async def snapshot(
     earlier: Snapshot | None,
 ) -> Snapshot:
     """Everything `streams status` shows, at one moment."""
-    topics = [settings.stage_topics[stage] for stage in PIPELINE] + [settings.topic_enriched]
+    topics = [settings.stage_topics[stage] for stage in NAMES] + [settings.topic_enriched]
     progress = await offsets.progress(settings.app_id, topics)
     await dead.catch_up()
     verdicts, unreachable = await asyncio.to_thread(scrape_dedup, metrics_urls)

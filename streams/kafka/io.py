@@ -1,26 +1,17 @@
-"""`streams consume`: records of a topic as JSON lines, from the start, without a group."""
+"""Reading and writing topics outside any consumer group: what the commands share."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.clients import reader
+from streams.kafka.clients import producer, reader
+from streams.kafka.topics import partitions_of
 from streams.settings import Settings
-from streams.topics import partitions_of
 
-
-def as_json_line(value: bytes | None) -> bytes:
-    """JSON values compacted onto one line; anything else as a JSON string, never dropped."""
-    if value is None:
-        return b"null"
-    try:
-        return orjson.dumps(orjson.loads(value))
-    except orjson.JSONDecodeError:
-        return orjson.dumps(value.decode("utf-8", errors="backslashreplace"))
+Message = tuple[bytes | None, bytes]
+"""A key and a value, as a producer sends them."""
 
 
 async def assign_all(
@@ -72,17 +63,13 @@ async def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
         await consumer.stop()
 
 
-async def consume(settings: Settings, topic: str, limit: int | None, idle_timeout: float) -> int:
-    count = 0
-
-    def show(key: bytes | None, value: bytes | None) -> bool:
-        nonlocal count
-        sys.stdout.buffer.write(as_json_line(value) + b"\n")
-        sys.stdout.flush()
-        count += 1
-        return limit is None or count < limit
-
-    if limit is not None and limit <= 0:
-        return 0
-    await read_records(settings, topic, show, idle_timeout)
-    return count
+async def publish(settings: Settings, topic: str, messages: Sequence[Message]) -> None:
+    """Send everything, then wait for every acknowledgement before returning."""
+    client = producer(settings)
+    try:
+        await client.start()
+        batch = [await client.send(topic, value=value, key=key) for key, value in messages]
+        for future in batch:
+            await future
+    finally:
+        await client.stop()

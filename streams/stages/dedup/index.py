@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import MutableMapping
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
-from streams.similarity import (
+from streams.records import Status, Verdict
+from streams.stages.dedup.similarity import (
     band_keys,
     decode_signature,
     encode_signature,
@@ -21,31 +22,16 @@ from streams.similarity import (
     similarity,
 )
 
-Status = Literal["unique", "exact_duplicate", "near_duplicate"]
 State = MutableMapping[str, Any]
 """A str-keyed mapping of JSON values: a dict in tests, a faust table (without a default
 factory, so that reading a missing key creates nothing) in the worker."""
 
-DEFAULT_THRESHOLD = 0.5
-DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600.0
 DEFAULT_BUCKET_SECONDS = 3600.0
 DEFAULT_MAX_BUCKET_ROOTS = 64
 EXPIRY_CHUNK = 64
 """Ids per expiry-index value: appending rewrites the whole value, so it must stay small."""
 
 _BUCKETS_KEY = "buckets"
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The dedup result of one article, as published in its enriched record."""
-
-    status: Status
-    """unique, exact_duplicate (same normalised body) or near_duplicate (similar body)."""
-    duplicate_of: str | None
-    """Id of the group's root, the first article of the group seen; None when unique."""
-    similarity: float | None
-    """Estimated Jaccard similarity to the root (1.0 when exact); None when unique."""
 
 
 _UNIQUE = Verdict("unique", None, None)
@@ -102,8 +88,8 @@ class DedupIndex:
         roots: State,
         bands: State,
         expiry: State,
-        threshold: float = DEFAULT_THRESHOLD,
-        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+        threshold: float,
+        retention_seconds: float,
         bucket_seconds: float = DEFAULT_BUCKET_SECONDS,
         max_bucket_roots: int = DEFAULT_MAX_BUCKET_ROOTS,
     ) -> None:

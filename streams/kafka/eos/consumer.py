@@ -1,25 +1,10 @@
 """faust's Kafka consumer, committing only what the agents finished, each offset once.
 
-faust commits the offsets its streams *acknowledged*, in runs stitched over the gaps
-that transaction markers leave. The SIGKILL fault tests showed what that costs:
-
-- It hands a stream a message again whenever the fetcher returns it at or after the
-  last offset read. Stream partitions are resumed before the seek that ends a
-  recovery, and at the end of a partition the fetcher now and then returned its last
-  message twice: a restarted worker processed an article twice in a row, and under
-  exactly_once both copies were committed in one transaction (2 of 9 runs).
-- It acknowledges the messages it skips while a rebalance or recovery holds the
-  streams, counting on a seek to fetch them again, and right after a recovery a
-  restarted worker now and then never handed one message to its agent at all: with
-  the commit running over the gap, that article was lost (2 of about 12 runs while
-  repeats were skipped by the highest offset seen).
-
-So each partition keeps a `Ledger` while it stays with the worker: an agent skips an
-offset it already took, and a commit reaches only as far as the run of finished offsets
-from the last commit. A gap in that run is checked with a read_committed read: markers and aborted
-records are stepped over; a real message is fetched again by seeking back to the gap.
-Under exactly_once a transaction is committed only when every finished offset of its
-partitions lies within reach, so its outputs and its offsets always match.
+faust commits what its streams acknowledged, and it hands a stream some messages twice
+and, after a recovery, skips the odd one. Each partition keeps a Ledger while it stays
+with the worker: an agent skips an offset it already took, and a commit reaches only as
+far as the run of finished offsets from the last commit. Offsets a read_committed fetch
+stepped over are transaction markers or aborted records; any other gap is read again.
 """
 
 from __future__ import annotations
@@ -29,13 +14,28 @@ from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from faust.transport.drivers.aiokafka import Consumer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer
 from faust.types import TP, Message
 
-from streams.clients import reader
-from streams.ledger import Ledger, skipped
-from streams.offsets import first_committed_record
+from streams.kafka.clients import reader
+from streams.kafka.eos.ledger import Ledger, skipped
+from streams.kafka.offsets import first_committed_record
 from streams.settings import Settings
+
+
+class StableEndsThread(AIOKafkaConsumerThread):
+    """faust's consumer thread, asking the broker where each changelog's committed data ends.
+
+    Under exactly_once faust reads a changelog's end from the client's cache of the last
+    fetch, empty on a fresh worker: it then found every changelog empty and skipped the
+    recovery, so a failover to a worker with an empty disk lost the dedup state
+    (test_layouts.py). A read_committed end_offsets request answers the last stable
+    offset, which is what recovery needs.
+    """
+
+    async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
+        ends: Mapping[TP, int] = await self._ensure_consumer().end_offsets(partitions)
+        return ends
 
 
 class LedgerConsumer(Consumer):
@@ -59,6 +59,9 @@ class LedgerConsumer(Consumer):
         self._fetched_to: dict[TP, int] = {}
         """Per stage partition, the offset after the last record fetched, while known."""
         self._stage_topics = frozenset(self.settings.stage_topics.values())
+
+    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+        return StableEndsThread(self, loop=self.loop, beacon=self.beacon)
 
     def _ledger(self, tp: TP) -> Ledger:
         """The partition's ledger, trimmed to faust's record of the last commit."""

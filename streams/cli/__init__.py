@@ -1,4 +1,4 @@
-"""The `streams` command: broker, worker, produce, consume, run."""
+"""The `streams` command: one entry point, a module per command that needs more than a line."""
 
 from __future__ import annotations
 
@@ -14,17 +14,15 @@ from aiokafka.errors import KafkaError
 from streams import __version__
 from streams.errors import ConfigError, StreamsError
 from streams.logs import LastError, redact, secrets_of
-from streams.settings import STAGES, Settings, load_settings
+from streams.settings import Settings, load_settings
+from streams.stages import NAMES, parse_stages
 
 
-def _stages(value: str) -> list[str]:
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    unknown = [name for name in names if name not in STAGES]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown stage {', '.join(unknown) or '(none)'}; choose from {','.join(STAGES)}"
-        )
-    return names
+def _stages(value: str) -> tuple[str, ...]:
+    try:
+        return parse_stages(value)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive(value: str) -> float:
@@ -48,8 +46,8 @@ def parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--stages",
         type=_stages,
-        default=None,
-        help=f"comma-separated subset of {','.join(STAGES)} (default: all)",
+        default=NAMES,
+        help=f"comma-separated subset of {','.join(NAMES)} (default: all)",
     )
 
     produce = commands.add_parser("produce", help="publish .txt/.json/.jsonl articles")
@@ -94,18 +92,23 @@ def parser() -> argparse.ArgumentParser:
 def dispatch(args: argparse.Namespace, settings: Settings) -> int:
     """Run one command; imports are local so `streams --help` stays instant."""
     if args.command == "broker":
-        from streams import broker
+        from streams.kafka import local_broker
 
-        action = {"start": broker.start, "stop": broker.stop, "status": broker.status}
+        action = {
+            "start": local_broker.start,
+            "stop": local_broker.stop,
+            "status": local_broker.status,
+        }
         print(action[args.action](settings))
         return 0
     if args.command == "worker":
-        from streams.worker import run_worker
+        from streams.kafka.service import run_worker
 
         run_worker(settings, args.stages)
         return 0
     if args.command == "produce":
-        from streams.produce import collect_messages, publish
+        from streams.files import collect_messages
+        from streams.kafka.io import publish
 
         messages = collect_messages(args.paths)
         topic = args.topic or settings.topic_raw
@@ -113,7 +116,7 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         print(f"published {len(messages)} messages to {topic}", file=sys.stderr)
         return 0
     if args.command == "consume":
-        from streams.consume import consume
+        from streams.cli.consume import consume
 
         count = asyncio.run(
             consume(settings, args.topic or settings.topic_enriched, args.max, args.timeout)
@@ -121,13 +124,13 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         print(f"read {count} records", file=sys.stderr)
         return 0
     if args.command == "status":
-        from streams.status import show_status
+        from streams.cli.status import show_status
 
         urls = args.metrics or [f"http://127.0.0.1:{settings.metrics_port}/metrics"]
         asyncio.run(show_status(settings, urls, args.once, args.json, args.interval))
         return 0
     if args.command == "dlq":
-        from streams.replay import letters_from_file, letters_with_codes, replay
+        from streams.cli.replay import letters_from_file, letters_with_codes, replay
 
         if args.file:
             letters = letters_from_file(args.file)
@@ -137,7 +140,7 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         note = f" ({skipped} skipped: their payload was truncated)" if skipped else ""
         print(f"replayed {sent} dead letters to {settings.topic_raw}{note}", file=sys.stderr)
         return 0
-    from streams.demo import demo
+    from streams.cli.run import demo
 
     return demo(settings, args.seeds, args.timeout)
 

@@ -9,9 +9,8 @@ from typing import Any
 
 import orjson
 
-from streams.consume import read_records
 from streams.errors import ConfigError
-from streams.produce import Message, publish
+from streams.kafka.io import Message, publish, read_records
 from streams.settings import Settings
 
 

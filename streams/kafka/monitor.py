@@ -15,8 +15,8 @@ from typing import Any
 import faust
 from aiokafka.errors import KafkaError
 
+from streams.kafka.offsets import OffsetReader, Progress
 from streams.metrics import Metrics
-from streams.offsets import OffsetReader, Progress
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -21,8 +21,8 @@ from importlib import resources
 from pathlib import Path
 
 from streams.errors import BrokerError
+from streams.kafka.topics import ensure_topics
 from streams.settings import Settings
-from streams.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def fetch_jars(paths: BrokerPaths) -> None:
         return
     mvn = _require("mvn")
     paths.lib.mkdir(parents=True, exist_ok=True)
-    with resources.as_file(resources.files("streams") / "pom.xml") as pom:
+    with resources.as_file(resources.files("streams.kafka") / "pom.xml") as pom:
         log.info("fetching Kafka %s jars into %s", KAFKA_VERSION, paths.lib)
         result = subprocess.run(
             [

@@ -1,12 +1,9 @@
 """What the agents did with one partition since its last commit, and how far that reaches.
 
-A commit may only pass offsets whose articles are done. faust commits what its streams
-acknowledged, but it acknowledges messages it skipped, hands some over twice and drops
-the odd one (streams/consumer.py). The ledger instead records each offset an agent took
-and finished. Offsets that never reached an agent are holes: transaction markers and
-aborted records, which no read_committed consumer receives, or a message that went
-missing on its way. Which of the two is for the broker to say; until it has, the ledger
-neither commits past a hole nor over one.
+A commit may only pass offsets whose articles are done. Offsets that never reached an
+agent are holes: transaction markers and aborted records, which no read_committed
+consumer receives, or a message that went missing on its way; until it is known which,
+the ledger neither commits past a hole nor over one.
 """
 
 from __future__ import annotations

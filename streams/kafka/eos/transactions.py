@@ -1,50 +1,40 @@
-"""Exactly-once for pipelines whose stages write to differently partitioned topics.
+"""Exactly-once for pipelines whose stages re-key and change partition counts.
 
-faust picks the transactional producer of a send by the *destination* partition, but
-commits a source offset through the producer of the *source* partition. That is only
-atomic when every output goes to the same partition number of a co-partitioned topic.
-Our stages re-key by article id and the dedup topic has one partition, so an output and
-the offset of its input would land in different transactions: a send to a partition
-this worker does not own waits in a transaction nobody commits, and a crash between the
-two commits drops or repeats an article. Kafka Streams keeps one producer per input
-partition (task) for this reason; this manager does the same: a send made while an event
-is being processed joins the transaction of that event's partition.
-
-faust's commit is also no barrier: it picks the offsets to commit, then flushes and
-commits while the agents go on processing, so the transaction carries the outputs (and
-table changes) of events after those offsets. A crash then repeats them: a SIGKILLed
-worker's successor redid thousands of committed articles. Flushing the table buffer
-before the commit made it worse, since that flush only ends when the dedup agent stops
-refilling the buffer, i.e. when the input runs dry, and a transaction open that long
-outlives transaction.timeout.ms. So each transaction is committed only at a moment no
-event of its partitions is half done and no table change is waiting to be sent, with the
-offsets of that moment, and without yielding to the agents before the producer's lock
-is held: events that start meanwhile block on that lock and go into the next transaction.
+One transaction per task (input topic and partition), as in Kafka Streams: a send made
+while an event is processed joins the transaction of that event's partition, under an
+id unique to the task, and each transaction is committed at a moment when none of its
+events is half done and no table change is waiting to be sent, with the offsets of that
+moment. docs/RELIABILITY.md tells what faust did instead and which tests show it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
-from collections.abc import Awaitable, Iterable, Mapping, MutableMapping
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, MutableMapping
+from contextlib import asynccontextmanager
 from typing import Any, ClassVar, cast
 
 from aiokafka.errors import ProducerFenced
-from faust import Sensor
 from faust.exceptions import ProducerSendError
 from faust.streams import current_event
 from faust.transport.consumer import TransactionManager
 from faust.transport.drivers.aiokafka import Producer
 from faust.transport.producer import ProducerBuffer
-from faust.types import TP, EventT, FutureMessage, StreamT
+from faust.types import TP, FutureMessage
 
-from streams.consumer import LedgerConsumer
+from streams.kafka.eos.consumer import LedgerConsumer
 
 log = logging.getLogger(__name__)
 
-QUIET_TIMEOUT = 10.0
-"""Seconds to wait for a moment between events before committing regardless (and saying so)."""
+TRANSACTION_TIMEOUT_MS = 300_000
+"""How long the broker lets a transaction stay open before aborting it (aiokafka's default
+is 60 s). An outage longer than that fences the worker's producers and it must restart;
+a broker restart took 36 s on a loaded test machine. Whoever takes over a task aborts its
+open transaction at once, so this delays nothing after a crash."""
+QUIET_TIMEOUT = 30.0
+"""Seconds a commit waits for the events it holds back to finish before skipping a turn."""
 
 
 class SendingBuffer(ProducerBuffer):
@@ -73,7 +63,8 @@ class SendingBuffer(ProducerBuffer):
 
 
 class BufferCountingProducer(Producer):
-    """faust's aiokafka producer, with a buffer whose size a commit can wait on."""
+    """faust's aiokafka producer, with a buffer whose size a commit can wait on, and
+    transactions that outlive a broker restart."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -81,30 +72,8 @@ class BufferCountingProducer(Producer):
         buffer.app = self.app
         self.buffer = buffer
 
-
-class _EventsInProgress(Sensor):
-    """Events a stream handed to an agent and has not acknowledged yet, per transactional id."""
-
-    def __init__(self, manager: SourcePartitionTransactions) -> None:
-        super().__init__()
-        self.manager = manager
-        self.busy: Counter[str] = Counter()
-
-    def on_stream_event_in(
-        self, tp: TP, offset: int, stream: StreamT[Any], event: EventT[Any]
-    ) -> dict[Any, Any] | None:
-        self.busy[self.manager.transactional_id(tp)] += 1
-        return None
-
-    def on_stream_event_out(
-        self,
-        tp: TP,
-        offset: int,
-        stream: StreamT[Any],
-        event: EventT[Any],
-        state: dict[Any, Any] | None = None,
-    ) -> None:
-        self.busy[self.manager.transactional_id(tp)] -= 1
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), "transaction_timeout_ms": TRANSACTION_TIMEOUT_MS}
 
 
 class SourcePartitionTransactions(TransactionManager):
@@ -112,10 +81,30 @@ class SourcePartitionTransactions(TransactionManager):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._events = _EventsInProgress(self)
-        self.app.sensors.add(self._events)
+        self._busy: Counter[str] = Counter()
+        """Events an agent is inside, per transactional id."""
+        self._gates: defaultdict[str, asyncio.Event] = defaultdict(_opened)
+        """Closed while a transaction is being committed: no event of it may start then."""
         self.left_open: set[str] = set()
         """Transactions the final commit could not end: their changes never committed."""
+
+    @asynccontextmanager
+    async def event(self, tp: TP) -> AsyncIterator[None]:
+        """An agent's work on one event of `tp`: it waits while that transaction commits.
+
+        faust commits while agents go on, so a transaction could close between an event's
+        output and its table changes. The commit closes the gate, waits until the events
+        inside it are done and their table changes sent, commits, and opens it again.
+        """
+        tid = self.transactional_id(tp)
+        gate = self._gates[tid]
+        while not gate.is_set():
+            await gate.wait()
+        self._busy[tid] += 1
+        try:
+            yield
+        finally:
+            self._busy[tid] -= 1
 
     table_sources: ClassVar[dict[str, str]]
     """Changelog topic -> the stage input topic whose task writes that table."""
@@ -193,43 +182,63 @@ class SourcePartitionTransactions(TransactionManager):
         """
         committed = cast(MutableMapping[TP, int], offsets)
         for tid in sorted({self.transactional_id(tp) for tp in offsets}):
-            await self._wait_until_quiet(tid)
-            # From here until commit_transactions holds the producer's lock nothing awaits.
-            settled = self._settle(tid, committed)
-            if not settled:
-                if not start_new_transaction:
-                    self.left_open.add(tid)
-                continue
+            gate = self._gates[tid]
+            gate.clear()
             try:
-                await self.producer.commit_transactions(
-                    {tid: settled},
-                    self.app.conf.id,
-                    start_new_transaction=start_new_transaction,
-                )
-            except ProducerFenced as fenced:
-                # Another worker owns this task now (this one was presumed dead): what this
-                # worker did since its last commit is void, so it must not go on from here.
-                log.error("%s was fenced: another worker took over its partitions", tid)
-                await self.app.crash(fenced)
-                return False
-            self.left_open.discard(tid)
+                if not await self._commit_when_quiet(tid, committed, start_new_transaction):
+                    return False
+            finally:
+                gate.set()
+        return True
+
+    async def _commit_when_quiet(
+        self, tid: str, committed: MutableMapping[TP, int], start_new_transaction: bool
+    ) -> bool:
+        """Commit `tid` once its events are done; False when the worker must stop."""
+        quiet = await self._wait_until_quiet(tid)
+        settled = self._settle(tid, committed) if quiet else {}
+        if not settled:
+            if not start_new_transaction:
+                self.left_open.add(tid)
+            return True
+        try:
+            await self.producer.commit_transactions(
+                {tid: settled},
+                self.app.conf.id,
+                start_new_transaction=start_new_transaction,
+            )
+        except ProducerFenced as fenced:
+            # Another worker owns this task now (this one was presumed dead): what this
+            # worker did since its last commit is void, so it must not go on from here.
+            log.error("%s was fenced: another worker took over its partitions", tid)
+            await self.app.crash(fenced)
+            return False
+        self.left_open.discard(tid)
         return True
 
     def _quiet(self, tid: str) -> bool:
-        return not self._events.busy[tid] and not self.app.producer.buffer.size
+        """No event of `tid` is half done, and the table changes of its events are sent."""
+        if self._busy[tid]:
+            return False
+        return not self._writes_tables(tid) or not self.app.producer.buffer.size
 
-    async def _wait_until_quiet(self, tid: str) -> None:
-        """Yield to the agents until none is inside an event of `tid` and tables are sent.
+    def _writes_tables(self, tid: str) -> bool:
+        task_topic = tid.removeprefix(f"{self.app.conf.id}-").rsplit("-", 1)[0]
+        return task_topic in self.table_sources.values()
 
-        Agents yield between events, so this is a matter of a few loop turns; a stuck
-        event (an agent cancelled mid-event at shutdown) only delays the commit.
+    async def _wait_until_quiet(self, tid: str) -> bool:
+        """Wait, with new events held at the gate, until `tid` is quiet; False if it never is.
+
+        Only an event stuck in a send (the broker gone) keeps it busy for long: then this
+        commit is skipped, never made with outputs whose table changes it might miss.
         """
         deadline = asyncio.get_running_loop().time() + QUIET_TIMEOUT
         while not self._quiet(tid):
             if asyncio.get_running_loop().time() > deadline:
-                log.warning("committing %s while events are in progress", tid)
-                return
-            await asyncio.sleep(0)
+                log.warning("not committing %s: an event in it is still not done", tid)
+                return False
+            await asyncio.sleep(0.001)
+        return True
 
     def _settle(self, tid: str, committed: MutableMapping[TP, int]) -> dict[TP, int]:
         """The offsets of `tid` now, or nothing while a gap in them is being checked.
@@ -248,3 +257,9 @@ class SourcePartitionTransactions(TransactionManager):
                 del committed[tp]
             return {}
         return settled
+
+
+def _opened() -> asyncio.Event:
+    gate = asyncio.Event()
+    gate.set()
+    return gate

@@ -1,0 +1,50 @@
+"""The `entities` stage: people, organisations, places and other names in the body."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from streams.metrics import Metrics
+from streams.records import EntitiesBlock, Envelope, RawMessage
+from streams.stages import enrich
+
+if TYPE_CHECKING:
+    import faust
+
+    from streams.settings import Settings
+    from streams.stages.entities.tagger import EntityTagger
+
+NAME = "entities"
+
+
+class EntityTagging:
+    """Tags the body with the pipeline of the language the previous stage detected.
+
+    Only the body is tagged: spans are offsets into it, and it is the text consumers keep.
+    """
+
+    name = NAME
+
+    def __init__(self, tagger: EntityTagger) -> None:
+        self.tagger = tagger
+
+    def process(self, envelope: Envelope) -> EntitiesBlock:
+        if envelope.language is None:
+            raise ValueError("the entities stage needs the language stage's block")
+        return self.tagger.tag(envelope.body, envelope.language.code)
+
+    def step(self, message: RawMessage) -> Envelope:
+        return enrich(message, self.process)
+
+    def observe(self, metrics: Metrics, envelope: Envelope) -> None:
+        if envelope.entities is not None:
+            metrics.entities_per_article.observe(len(envelope.entities.entities))
+
+    def keep(self) -> None:
+        """No state."""
+
+
+def build(settings: Settings, app: faust.App) -> EntityTagging:
+    from streams.stages.entities.tagger import EntityTagger
+
+    return EntityTagging(EntityTagger(settings.entity_pipelines))
