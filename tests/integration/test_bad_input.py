@@ -39,7 +39,7 @@ def pipeline(kafka: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
     running.stop_all()
 
 
-BATCHES = 10
+BATCHES = 5
 PER_BATCH = 1000
 batch_numbers = itertools.count()
 
