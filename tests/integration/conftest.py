@@ -40,6 +40,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.fixture(params=["exactly_once", "at_least_once"])
+def guarantee(request: pytest.FixtureRequest) -> str:
+    """Both guarantees: exactly_once (the default) must double nothing."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="session")
 def kafka() -> Settings:
     """The broker every test talks to: the local one, started if needed, or the configured one.

@@ -19,12 +19,6 @@ from tests.integration.conftest import WITHOUT_NER_MODELS, Pipeline, make_pipeli
 from tests.integration.delivery import ARTICLES, assert_each_once, short_articles
 
 
-@pytest.fixture(params=["exactly_once", "at_least_once"])
-def guarantee(request: pytest.FixtureRequest) -> str:
-    """Both guarantees: exactly_once (the default) must double nothing."""
-    return str(request.param)
-
-
 @pytest.fixture
 def faulty(kafka: Settings, tmp_path: Path, guarantee: str) -> Iterator[Pipeline]:
     running = make_pipeline(

@@ -27,11 +27,6 @@ from tests.integration.delivery import (
 )
 
 
-@pytest.fixture(params=["exactly_once", "at_least_once"])
-def guarantee(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
 def split(kafka: Settings, tmp_path: Path, guarantee: str) -> Iterator[Pipeline]:
     running = make_pipeline(
