@@ -121,8 +121,11 @@ class SourcePartitionTransactions(TransactionManager):
         with equal partition counts, so workers running different stages fenced each other.
         A table's changelog partition belongs to the task of the input partition it mirrors.
         """
-        topic = self.table_sources.get(tp.topic, tp.topic)
-        return f"{self.app.conf.id}-{topic}-{tp.partition}"
+        return f"{self.app.conf.id}-{self._task_topic(tp)}-{tp.partition}"
+
+    def _task_topic(self, tp: TP) -> str:
+        """The stage input topic of the task `tp` belongs to."""
+        return self.table_sources.get(tp.topic, tp.topic)
 
     def _tps_to_transactional_ids(self, tps: set[TP]) -> set[str]:
         assignor = self.app.assignor
@@ -181,21 +184,29 @@ class SourcePartitionTransactions(TransactionManager):
         the offsets of events finished since it was made are added to it.
         """
         committed = cast(MutableMapping[TP, int], offsets)
-        for tid in sorted({self.transactional_id(tp) for tp in offsets}):
+        tasks = {self.transactional_id(tp): self._task_topic(tp) for tp in offsets}
+        for tid in sorted(tasks):
+            writes_tables = tasks[tid] in self.table_sources.values()
             gate = self._gates[tid]
             gate.clear()
             try:
-                if not await self._commit_when_quiet(tid, committed, start_new_transaction):
+                if not await self._commit_when_quiet(
+                    tid, writes_tables, committed, start_new_transaction
+                ):
                     return False
             finally:
                 gate.set()
         return True
 
     async def _commit_when_quiet(
-        self, tid: str, committed: MutableMapping[TP, int], start_new_transaction: bool
+        self,
+        tid: str,
+        writes_tables: bool,
+        committed: MutableMapping[TP, int],
+        start_new_transaction: bool,
     ) -> bool:
         """Commit `tid` once its events are done; False when the worker must stop."""
-        quiet = await self._wait_until_quiet(tid)
+        quiet = await self._wait_until_quiet(tid, writes_tables)
         settled = self._settle(tid, committed) if quiet else {}
         if not settled:
             if not start_new_transaction:
@@ -216,24 +227,20 @@ class SourcePartitionTransactions(TransactionManager):
         self.left_open.discard(tid)
         return True
 
-    def _quiet(self, tid: str) -> bool:
+    def _quiet(self, tid: str, writes_tables: bool) -> bool:
         """No event of `tid` is half done, and the table changes of its events are sent."""
         if self._busy[tid]:
             return False
-        return not self._writes_tables(tid) or not self.app.producer.buffer.size
+        return not writes_tables or not self.app.producer.buffer.size
 
-    def _writes_tables(self, tid: str) -> bool:
-        task_topic = tid.removeprefix(f"{self.app.conf.id}-").rsplit("-", 1)[0]
-        return task_topic in self.table_sources.values()
-
-    async def _wait_until_quiet(self, tid: str) -> bool:
+    async def _wait_until_quiet(self, tid: str, writes_tables: bool) -> bool:
         """Wait, with new events held at the gate, until `tid` is quiet; False if it never is.
 
         Only an event stuck in a send (the broker gone) keeps it busy for long: then this
         commit is skipped, never made with outputs whose table changes it might miss.
         """
         deadline = asyncio.get_running_loop().time() + QUIET_TIMEOUT
-        while not self._quiet(tid):
+        while not self._quiet(tid, writes_tables):
             if asyncio.get_running_loop().time() > deadline:
                 log.warning("not committing %s: an event in it is still not done", tid)
                 return False
