@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 from streams.kafka import eos
 from streams.kafka.app import create_app
 from streams.kafka.eos.consumer import LedgerConsumer, StableEndsThread
+from streams.kafka.eos.sender import PatientSender
 from streams.kafka.eos.transactions import (
     BufferCountingProducer,
     SendingBuffer,
@@ -60,6 +61,7 @@ OVERRIDES = [
     SourcePartitionTransactions,
     SendingBuffer,
     BufferCountingProducer,
+    PatientSender,
 ]
 
 

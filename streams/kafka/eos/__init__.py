@@ -2,7 +2,7 @@
 
 faust-streaming (pinned in pyproject.toml to the release the fault tests passed on) does
 not deliver its processing guarantees for a pipeline whose stages re-key, change
-partition counts and run in separate workers. The fault tests found seven faults:
+partition counts and run in separate workers. The fault tests found eight faults:
 
 1. Transactions by destination (transactions.py): faust picks a send's transactional
    producer by the destination partition but commits the input offset through the source
@@ -23,6 +23,8 @@ partition counts and run in separate workers. The fault tests found seven faults
 7. Recovery that finds nothing to recover (consumer.py, StableEndsThread): under
    exactly_once faust takes a changelog's end from a client cache that a fresh worker
    has not filled yet, so a failover to an empty disk skipped the restore.
+8. A broker restart inside a commit (sender.py): aiokafka's transactional sender gives
+   up on a coordinator lookup whose connection closed, and faust crashes the worker.
 
 Local table state that a crash left ahead of its changelog is handled apart, in
 streams/kafka/local_state.py. docs/RELIABILITY.md tells each fault's history and
@@ -61,6 +63,9 @@ RELIED_ON: tuple[tuple[str, str], ...] = (
     ("faust.transport.producer.ProducerBuffer", "_send_pending"),
     ("faust.transport.drivers.aiokafka.Producer", "_transaction_producers"),
     ("aiokafka.producer.AIOKafkaProducer", "_txn_manager"),
+    ("aiokafka.producer.AIOKafkaProducer", "_sender"),
+    ("aiokafka.producer.sender.Sender", "_find_coordinator"),
+    ("faust.transport.drivers.aiokafka.Producer", "_producer_type"),
 )
 
 

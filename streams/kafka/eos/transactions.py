@@ -25,6 +25,7 @@ from faust.transport.producer import ProducerBuffer
 from faust.types import TP, FutureMessage
 
 from streams.kafka.eos.consumer import LedgerConsumer
+from streams.kafka.eos.sender import PatientProducer
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,10 @@ class BufferCountingProducer(Producer):
 
     def _settings_extra(self) -> Mapping[str, Any]:
         return {**super()._settings_extra(), "transaction_timeout_ms": TRANSACTION_TIMEOUT_MS}
+
+    @property
+    def _producer_type(self) -> type[PatientProducer]:
+        return PatientProducer
 
 
 class SourcePartitionTransactions(TransactionManager):
