@@ -23,7 +23,7 @@ import orjson
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from streams.kafka.io import publish, read_records  # noqa: E402
+from streams.kafka.io import Received, publish, read_records  # noqa: E402
 from streams.settings import Settings, load_settings  # noqa: E402
 from tests.integration.conftest import make_pipeline  # noqa: E402
 
@@ -33,9 +33,9 @@ async def measure(settings: Settings, count: int, gap: float) -> list[float]:
     sent: dict[bytes, float] = {}
     latencies: list[float] = []
 
-    def arrived(key: bytes | None, value: bytes | None) -> bool:
-        if key in sent:
-            latencies.append(time.perf_counter() - sent[key])
+    def arrived(record: Received) -> bool:
+        if record.key in sent:
+            latencies.append(time.perf_counter() - sent[record.key])
         return len(latencies) < count
 
     reading = asyncio.create_task(

@@ -24,7 +24,7 @@ import orjson
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from streams.kafka.io import read_records  # noqa: E402
+from streams.kafka.io import Received, read_records  # noqa: E402
 from streams.records import EntitiesBlock, LanguageBlock, RawMessage, Source  # noqa: E402  # noqa: E402
 from streams.settings import load_settings  # noqa: E402
 from streams.stages.validate import Validation  # noqa: E402
@@ -92,7 +92,7 @@ def main() -> None:
         size = statistics.median(len(value) for _, value in batch)
         arrivals: list[float] = []
 
-        def arrived(key: bytes | None, value: bytes | None) -> bool:
+        def arrived(record: Received) -> bool:
             arrivals.append(time.perf_counter())
             return len(arrivals) < len(batch)
 

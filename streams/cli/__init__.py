@@ -130,14 +130,26 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(show_status(settings, urls, args.once, args.json, args.interval))
         return 0
     if args.command == "dlq":
-        from streams.cli.replay import letters_from_file, letters_with_codes, replay
+        from streams.cli.replay import (
+            dead_letters,
+            letters_from_file,
+            replay,
+            with_codes,
+            with_headers_from,
+        )
 
+        in_topic = asyncio.run(dead_letters(settings))
+        notes = []
         if args.file:
-            letters = letters_from_file(args.file)
+            letters, unmatched = with_headers_from(in_topic, letters_from_file(args.file))
+            if unmatched:
+                notes.append(f"{unmatched} not in {settings.topic_dlq}: sent without headers")
         else:
-            letters = asyncio.run(letters_with_codes(settings, args.code))
+            letters = with_codes(in_topic, args.code)
         sent, skipped = asyncio.run(replay(settings, letters))
-        note = f" ({skipped} skipped: their payload was truncated)" if skipped else ""
+        if skipped:
+            notes.append(f"{skipped} skipped: their payload was truncated")
+        note = f" ({'; '.join(notes)})" if notes else ""
         print(f"replayed {sent} dead letters to {settings.topic_raw}{note}", file=sys.stderr)
         return 0
     from streams.cli.run import demo

@@ -8,7 +8,7 @@ import orjson
 
 from streams import codec
 from streams.errors import RejectedMessage
-from streams.kafka.io import read_records
+from streams.kafka.io import Received, read_records
 from streams.settings import Settings
 
 
@@ -25,9 +25,9 @@ def as_json_line(value: bytes | None) -> bytes:
 async def consume(settings: Settings, topic: str, limit: int | None, idle_timeout: float) -> int:
     count = 0
 
-    def show(key: bytes | None, value: bytes | None) -> bool:
+    def show(record: Received) -> bool:
         nonlocal count
-        sys.stdout.buffer.write(as_json_line(value) + b"\n")
+        sys.stdout.buffer.write(as_json_line(record.value) + b"\n")
         sys.stdout.flush()
         count += 1
         return limit is None or count < limit

@@ -10,11 +10,14 @@ from typing import Any
 import orjson
 
 from streams.errors import ConfigError
-from streams.kafka.io import Message, publish, read_records
+from streams.kafka.io import Headers, Message, Received, publish, read_records
 from streams.settings import Settings
 
+Letter = dict[str, Any]
+"""A dead letter as JSON: see DESIGN.md and streams/schemas."""
 
-def original_message(letter: dict[str, Any]) -> Message | None:
+
+def original_message(letter: Letter) -> Message | None:
     """The message a dead letter holds, or None when only a truncated part of it was kept."""
     if letter.get("payload_truncated"):
         return None
@@ -28,7 +31,7 @@ def original_message(letter: dict[str, Any]) -> Message | None:
     return (None if key is None else str(key).encode("utf-8", "surrogatepass"), value)
 
 
-def letters_from_file(path: Path) -> list[dict[str, Any]]:
+def letters_from_file(path: Path) -> list[Letter]:
     """Dead letters as `streams consume --topic articles.dlq` prints them, one per line."""
     try:
         lines = path.read_bytes().splitlines()
@@ -48,23 +51,56 @@ def letters_from_file(path: Path) -> list[dict[str, Any]]:
     return letters
 
 
-async def letters_with_codes(settings: Settings, codes: Iterable[str]) -> list[dict[str, Any]]:
-    """Every dead letter in the topic whose error code is one of `codes`."""
-    wanted = set(codes)
-    found: list[dict[str, Any]] = []
+def _origin(letter: Letter) -> tuple[object, object, object]:
+    """Where the letter's message was first read: unique among the dead letters of a topic."""
+    source = letter.get("source") or {}
+    return (source.get("topic"), source.get("partition"), source.get("offset"))
 
-    def keep(key: bytes | None, value: bytes | None) -> bool:
-        letter = orjson.loads(value or b"null")
-        if isinstance(letter, dict) and letter.get("error_code") in wanted:
-            found.append(letter)
+
+async def dead_letters(settings: Settings) -> list[tuple[Letter, Headers]]:
+    """Every dead letter in the topic, with the Kafka headers of its original message."""
+    found: list[tuple[Letter, Headers]] = []
+
+    def keep(record: Received) -> bool:
+        letter = orjson.loads(record.value or b"null")
+        if isinstance(letter, dict):
+            found.append((letter, list(record.headers)))
         return True
 
     await read_records(settings, settings.topic_dlq, keep, idle_timeout=2.0)
     return found
 
 
-async def replay(settings: Settings, letters: list[dict[str, Any]]) -> tuple[int, int]:
-    """Send the letters' messages to the input topic; return (sent, skipped as truncated)."""
-    messages = [message for letter in letters if (message := original_message(letter))]
-    await publish(settings, settings.topic_raw, messages)
-    return len(messages), len(letters) - len(messages)
+def with_codes(
+    letters: list[tuple[Letter, Headers]], codes: Iterable[str]
+) -> list[tuple[Letter, Headers]]:
+    """The letters whose error code is one of `codes`."""
+    wanted = set(codes)
+    return [(letter, headers) for letter, headers in letters if letter.get("error_code") in wanted]
+
+
+def with_headers_from(
+    letters: list[tuple[Letter, Headers]], edited: list[Letter]
+) -> tuple[list[tuple[Letter, Headers]], int]:
+    """Edited letters with the headers of the dead letter each was edited from, found by
+    its source; also how many were not found (sent without headers)."""
+    headers = {_origin(letter): kept for letter, kept in letters}
+    paired = [(letter, headers.get(_origin(letter), [])) for letter in edited]
+    return paired, sum(_origin(letter) not in headers for letter in edited)
+
+
+async def replay(settings: Settings, letters: list[tuple[Letter, Headers]]) -> tuple[int, int]:
+    """Send the letters' messages, with their headers, to the input topic; return (sent,
+    skipped as truncated)."""
+    kept = [
+        (message, headers)
+        for letter, headers in letters
+        if (message := original_message(letter)) is not None
+    ]
+    await publish(
+        settings,
+        settings.topic_raw,
+        [message for message, _ in kept],
+        [headers for _, headers in kept],
+    )
+    return len(kept), len(letters) - len(kept)

@@ -17,7 +17,7 @@ import orjson
 from streams.errors import StreamsError
 from streams.files import collect_messages
 from streams.kafka import local_broker
-from streams.kafka.io import end_offsets, publish, read_records
+from streams.kafka.io import Received, end_offsets, publish, read_records
 from streams.settings import Settings
 
 
@@ -62,9 +62,9 @@ async def _await_results(
         for topic, records in found.items():
             records.clear()
 
-            def keep(key: bytes | None, value: bytes | None, into: list[Any] = records) -> bool:
-                if key in keys:
-                    into.append(orjson.loads(value or b"null"))
+            def keep(record: Received, into: list[Any] = records) -> bool:
+                if record.key in keys:
+                    into.append(orjson.loads(record.value or b"null"))
                 return True
 
             await read_records(settings, topic, keep, idle_timeout=1.0, start=starts[topic])

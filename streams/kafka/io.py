@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TypeAlias
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from streams.kafka.clients import producer, reader
 from streams.kafka.topics import partitions_of
@@ -12,6 +13,9 @@ from streams.settings import Settings
 
 Message = tuple[bytes | None, bytes]
 """A key and a value, as a producer sends them."""
+Headers = list[tuple[str, bytes]]
+"""Kafka headers, as a producer sends them; ours carry them from input to output."""
+Received: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
 
 async def assign_all(
@@ -26,7 +30,7 @@ async def assign_all(
 async def read_records(
     settings: Settings,
     topic: str,
-    handle: Callable[[bytes | None, bytes | None], bool],
+    handle: Callable[[Received], bool],
     idle_timeout: float,
     start: dict[int, int] | None = None,
 ) -> None:
@@ -45,7 +49,7 @@ async def read_records(
                 return
             for records in batches.values():
                 for record in records:
-                    if not handle(record.key, record.value):
+                    if not handle(record):
                         return
     finally:
         await consumer.stop()
@@ -63,12 +67,22 @@ async def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
         await consumer.stop()
 
 
-async def publish(settings: Settings, topic: str, messages: Sequence[Message]) -> None:
-    """Send everything, then wait for every acknowledgement before returning."""
+async def publish(
+    settings: Settings,
+    topic: str,
+    messages: Sequence[Message],
+    headers: Sequence[Headers] | None = None,
+) -> None:
+    """Send everything, each message with its headers if given, then wait for every
+    acknowledgement before returning."""
     client = producer(settings)
     try:
         await client.start()
-        batch = [await client.send(topic, value=value, key=key) for key, value in messages]
+        each = [None] * len(messages) if headers is None else headers
+        batch = [
+            await client.send(topic, value=value, key=key, headers=sent_headers)
+            for (key, value), sent_headers in zip(messages, each, strict=True)
+        ]
         for future in batch:
             await future
     finally:

@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.kafka import local_broker
 from streams.kafka.clients import producer
-from streams.kafka.io import end_offsets, publish, read_records
+from streams.kafka.io import Headers, Received, end_offsets, publish, read_records
 from streams.kafka.offsets import OffsetReader
 from streams.kafka.topics import ensure_topics
 from streams.settings import Settings, load_settings
@@ -144,9 +144,26 @@ class Pipeline:
                 process.kill()
                 process.wait()
 
-    def produce(self, messages: list[tuple[bytes | None, bytes]], topic: str | None = None) -> None:
+    def produce(
+        self,
+        messages: list[tuple[bytes | None, bytes]],
+        topic: str | None = None,
+        headers: list[Headers] | None = None,
+    ) -> None:
         settings = self.settings
-        asyncio.run(publish(settings, topic or settings.topic_raw, messages))
+        asyncio.run(publish(settings, topic or settings.topic_raw, messages, headers))
+
+    def headers(self, topic: str, key: bytes) -> list[Headers]:
+        """The Kafka headers of every record under `key` in `topic`, oldest first."""
+        found: list[Headers] = []
+
+        def keep(record: Received) -> bool:
+            if record.key == key:
+                found.append(list(record.headers))
+            return True
+
+        asyncio.run(read_records(self.settings, topic, keep, idle_timeout=3))
+        return found
 
     def produce_at(self, key: str, article: dict[str, Any], timestamp_ms: int) -> None:
         """Send one article with a chosen Kafka timestamp, as a producer with its own clock may."""
@@ -178,8 +195,8 @@ class Pipeline:
         (or `until` says enough) arrived, or none came for `timeout` seconds."""
         records: list[Record] = []
 
-        def keep(key: bytes | None, value: bytes | None) -> bool:
-            records.append((key, value))
+        def keep(record: Received) -> bool:
+            records.append((record.key, record.value))
             return len(records) < count and not (until and until(records))
 
         asyncio.run(read_records(self.settings, topic, keep, idle_timeout=timeout, start=start))
