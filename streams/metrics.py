@@ -24,6 +24,7 @@ class Metrics:
     languages: Counter
     entities_per_article: Histogram
     dedup: Counter
+    loop_delay: Histogram
 
 
 def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -83,6 +84,13 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "streams_dedup",
             "Dedup verdicts, by status.",
             ["status"],
+            registry=registry,
+        ),
+        loop_delay=Histogram(
+            "streams_event_loop_delay_seconds",
+            "How late the worker's event loop woke a timer: commits, fetches and the "
+            "group's callbacks wait as long.",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
             registry=registry,
         ),
     )

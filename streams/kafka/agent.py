@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, nullcontext
+from contextlib import AbstractAsyncContextManager, nullcontext, suppress
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import faust
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
@@ -25,13 +26,15 @@ from faust.types import Message
 from streams.dlq import Letter, minimal_letter, reject
 from streams.errors import DeliveryFailed, TooLarge
 from streams.kafka import eos
+from streams.kafka.io import Headers
 from streams.metrics import Metrics
 from streams.records import Envelope, RawMessage, Source, send_seconds
 from streams.stages import Stage
 
 log = logging.getLogger(__name__)
 
-Headers = list[tuple[str, bytes]]
+T = TypeVar("T")
+R = TypeVar("R")
 
 _stopping: set[asyncio.Future[None]] = set()
 """The worker's crash once under way, held so it is not garbage-collected before it runs."""
@@ -129,7 +132,9 @@ class StageAgent:
         )
         headers = cast(Headers, list(raw.headers or ()))
         try:
-            envelope = stage.step(message)
+            envelope = (
+                await in_thread(stage.step, message) if stage.blocking else stage.step(message)
+            )
             value = envelope.enriched(timestamp_ms) if route.final else envelope.to_json()
             sent = await deliver(
                 route.target,
@@ -219,6 +224,36 @@ class StageAgent:
 
         scope = eos.event_scope(cast(faust.App, app))
         await self.consume(stream.events(), cast(Ledger, app.consumer), crash, scope)
+
+
+async def in_thread(function: Callable[[T], R], argument: T) -> R:
+    """`function(argument)` in a thread of its own while the event loop goes on.
+
+    A daemon thread rather than an executor's: a worker told to stop does not wait for a
+    step still running, whose result no one will read (its input is not committed).
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[R] = loop.create_future()
+
+    def run() -> None:
+        try:
+            outcome: tuple[R | None, BaseException | None] = (function(argument), None)
+        except BaseException as error:  # noqa: BLE001 - raised again in the awaiting agent
+            outcome = (None, error)
+        with suppress(RuntimeError):  # the loop closed: the worker has stopped
+            loop.call_soon_threadsafe(_settle, done, *outcome)
+
+    threading.Thread(target=run, name="streams-step", daemon=True).start()
+    return await done
+
+
+def _settle(done: asyncio.Future[R], result: R | None, error: BaseException | None) -> None:
+    if done.cancelled():
+        return
+    if error is not None:
+        done.set_exception(error)
+    else:
+        done.set_result(cast(R, result))
 
 
 def _on_delivery(

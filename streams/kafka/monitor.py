@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection, Iterable, Mapping
+from functools import partial
 from typing import Any
 
 import faust
@@ -101,9 +102,27 @@ class _Sampler:
                 await self._reader.stop()
 
 
+LOOP_PROBE_SECONDS = 0.25
+"""How often the event loop's delay is sampled."""
+
+
+async def probe_loop(metrics: Metrics) -> None:
+    """Observe how late each of a series of short sleeps wakes, for as long as the worker runs.
+
+    A stage step that held the loop shows here as a delay of its own length.
+    """
+    loop = asyncio.get_running_loop()
+    while True:
+        due = loop.time() + LOOP_PROBE_SECONDS
+        await asyncio.sleep(LOOP_PROBE_SECONDS)
+        metrics.loop_delay.observe(max(0.0, loop.time() - due))
+
+
 def watch(app: faust.App, settings: Settings, metrics: Metrics, stages: Collection[str]) -> None:
-    """Sample the group's offsets on a timer inside the worker's own event loop."""
+    """Sample the group's offsets on a timer, and the event loop's delay, inside the
+    worker's own event loop."""
     topics = {settings.stage_topics[stage]: stage for stage in stages}
     sampler = _Sampler(app, settings, LagMonitor(metrics, topics, settings.stall_seconds))
     app.timer(settings.lag_interval_seconds, name="streams.lag")(sampler.sample)
     app.on_before_shutdown.connect(sampler.close)
+    app.task(partial(probe_loop, metrics))

@@ -59,6 +59,10 @@ class Stage(Protocol):
     """A built stage, as its agent uses it: the agent reads, calls, sends and counts."""
 
     name: str
+    blocking: bool
+    """Its step may hold the CPU for seconds on one large article (entity tagging of a
+    megabyte of text): the agent runs it in a thread, so the worker's event loop goes on
+    committing, fetching and answering the group meanwhile."""
 
     def step(self, message: RawMessage) -> Envelope:
         """Pure and synchronous: the message in, the article with this stage's block out.

@@ -8,7 +8,7 @@ import orjson
 
 Message = tuple[bytes, bytes]
 
-ARTICLES = 5000
+ARTICLES = 3000
 BAD_EVERY = 50
 BROKEN = b"{broken json"
 

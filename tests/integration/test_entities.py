@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -74,3 +75,47 @@ def test_a_language_without_a_pipeline_gets_no_tagger_and_no_entities(pipeline: 
     assert spanish["language"]["code"] == "es"
     assert spanish["pipeline"]["stages"]["entities"] == {"tagger": None}
     assert spanish["entities"] == []
+
+
+def megabyte_of_short_words() -> str:
+    """1,000,000 bytes of short German words and names: the costliest text to tag per byte."""
+    words = [
+        "er",
+        "es",
+        "da",
+        "so",
+        "wo",
+        "ja",
+        "am",
+        "im",
+        "um",
+        "zu",
+        "an",
+        "in",
+        "ob",
+        "wie",
+        "der",
+        "die",
+        "das",
+        "und",
+        "mit",
+        "Anna",
+        "Köln",
+        "Bonn",
+    ]
+    rng = random.Random(5)
+    text = " ".join(rng.choice(words) for _ in range(300_000))
+    return text.encode()[:1_000_000].decode(errors="ignore").rsplit(" ", 1)[0]
+
+
+def test_a_megabyte_of_short_words_does_not_hold_the_event_loop(pipeline: Pipeline) -> None:
+    """Tagging it takes tens of seconds; the worker's loop must go on meanwhile, or its
+    commits, fetches and group callbacks wait as long (its session timeout here is 10 s)."""
+    pipeline.produce_at("megabyte", {"body": megabyte_of_short_words()}, int(time.time() * 1000))
+    record = pipeline.enriched(["megabyte"], timeout=240)["megabyte"]
+    assert record["language"]["code"] == "de" and record["entities"]
+    held = pipeline.metric(0, "streams_event_loop_delay_seconds_count") - pipeline.metric(
+        0, "streams_event_loop_delay_seconds_bucket", le="1.0"
+    )
+    assert held == 0, f"the event loop was held for over a second {held:.0f} times"
+    assert pipeline.workers[0].poll() is None

@@ -8,6 +8,7 @@ counts as finished, and what is counted.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from typing import Any
@@ -216,3 +217,35 @@ async def test_headers_and_keys_travel_with_the_record() -> None:
     )
     assert target.sent[0]["headers"] == headers and target.sent[0]["key"] == b"a"
     assert dlq.sent[0]["headers"] == headers and dlq.sent[0]["key"] == b"key"
+
+
+class Holding(Counting):
+    """A stage whose step holds the CPU's thread for a while, as tagging a megabyte does."""
+
+    blocking = True
+
+    def step(self, message: Any) -> Envelope:
+        time.sleep(0.3)
+        return super().step(message)
+
+
+async def test_a_blocking_step_runs_while_the_event_loop_goes_on() -> None:
+    target, dlq = Topic("next"), Topic("dlq")
+    stage, metrics = Holding(), create_metrics()
+    stage_agent = StageAgent(stage, agent(target, dlq)[0].route, metrics)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticking = asyncio.create_task(tick())
+    ledger, crashes = await run(
+        stage_agent, Message(0, article()), Message(1, b'{"title": "no body"}')
+    )
+    ticking.cancel()
+    assert ticks >= 20, "the loop stood still while the steps ran"
+    assert len(target.sent) == 1 and len(dlq.sent) == 1
+    assert ledger.done == [0, 1] and crashes == []

@@ -30,6 +30,7 @@ class Deduplication:
     """
 
     name = NAME
+    blocking = False
 
     def __init__(self, index: DedupIndex, threshold: float) -> None:
         self.index = index

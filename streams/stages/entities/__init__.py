@@ -24,6 +24,7 @@ class EntityTagging:
     """
 
     name = NAME
+    blocking = True
 
     def __init__(self, tagger: EntityTagger) -> None:
         self.tagger = tagger

@@ -21,6 +21,7 @@ class LanguageDetection:
     """Detects from title and body; the producer's hint is kept, never trusted blindly."""
 
     name = NAME
+    blocking = False
 
     def __init__(self, identifier: LanguageIdentifier) -> None:
         self.identifier = identifier

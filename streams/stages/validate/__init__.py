@@ -21,6 +21,7 @@ class Validation:
     """The first stage: the one that reads the producers' messages as they are."""
 
     name = NAME
+    blocking = False
 
     def __init__(self, max_body_bytes: int) -> None:
         self.max_body_bytes = max_body_bytes
