@@ -1,7 +1,8 @@
 """The local single-node Kafka (KRaft): fetch its jars with Maven, format, start, stop.
 
 Everything lives under `settings.broker_home`, outside the repository: `lib/` holds the
-jars Maven copied, `data/` the log directories, `broker.log` what the JVM printed.
+jars Maven copied, `data/` the log directories, `broker.log` what the JVM printed. The home
+is private to its user (0700) and files holding a password are created 0600.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -165,18 +168,42 @@ SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
 
 def _sasl_properties(settings: Settings) -> list[str]:
     """PLAIN and SCRAM on the SASL listener; SCRAM users are added when storage is formatted."""
-    plain_users = " ".join(f'user_{name}="{pw}"' for name, pw in settings.sasl_users.items())
+    plain_users = " ".join(f"user_{name}={_quoted(pw)}" for name, pw in settings.sasl_users.items())
+    plain = f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};"
     prefix = "listener.name.sasl_plaintext"
     return [
         "sasl.enabled.mechanisms=PLAIN," + ",".join(SCRAM_MECHANISMS),
-        f"{prefix}.plain.sasl.jaas.config="
-        f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};",
+        f"{prefix}.plain.sasl.jaas.config={_properties_value(plain)}",
         *(
             f"{prefix}.{mechanism.lower()}.sasl.jaas.config="
             "org.apache.kafka.common.security.scram.ScramLoginModule required;"
             for mechanism in SCRAM_MECHANISMS
         ),
     ]
+
+
+def _quoted(text: str) -> str:
+    """Double quotes that JAAS (a java.io.StreamTokenizer) reads back to `text`: inside them
+    it takes a backslash as an escape."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _properties_value(text: str) -> str:
+    """`text` as java.util.Properties reads it back: it takes a backslash as an escape and
+    reads the file as ISO-8859-1, so anything but printable ASCII goes as UTF-16 `\\uXXXX`."""
+    units = text.replace("\\", "\\\\").encode("utf-16-be")
+    codes = struct.unpack(f">{len(units) // 2}H", units)
+    return "".join(chr(code) if 0x20 <= code < 0x7F else f"\\u{code:04x}" for code in codes)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read: created 0600 under a temporary name, then
+    renamed over the old one, so neither a moment before a chmod nor an older file's mode
+    leaves it readable."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(temporary, path)
 
 
 LOG4J = """\
@@ -260,9 +287,10 @@ def start(settings: Settings) -> str:
             if taken and port_open(taken):
                 raise BrokerError(f"port {taken} is taken by another process")
         _require("java")
+        paths.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        paths.home.chmod(0o700)  # a home an older version made is readable by all
         fetch_jars(paths)
-        paths.home.mkdir(parents=True, exist_ok=True)
-        paths.config.write_text(server_properties(settings, paths))
+        write_private(paths.config, server_properties(settings, paths))
         paths.log4j.write_text(LOG4J)
         format_storage(settings, paths)
         with paths.log.open("ab") as out:
