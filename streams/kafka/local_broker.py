@@ -2,13 +2,15 @@
 
 Everything lives under `settings.broker_home`, outside the repository: `lib/` holds the
 jars Maven copied, `data/` the log directories, `broker.log` what the JVM printed. The home
-is private to its user (0700) and files holding a password are created 0600.
+is private to its user (0700) and files holding a password are created 0600; no password
+is ever on a command line, which every user can read in `ps`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import logging
 import os
 import shutil
@@ -183,8 +185,8 @@ def _sasl_properties(settings: Settings) -> list[str]:
 
 
 def _quoted(text: str) -> str:
-    """Double quotes that JAAS (a java.io.StreamTokenizer) reads back to `text`: inside them
-    it takes a backslash as an escape."""
+    """Double quotes that both JAAS (a java.io.StreamTokenizer) and the JDK launcher's @file
+    read back to `text`: inside them each takes a backslash as an escape."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -230,6 +232,46 @@ def _java(paths: BrokerPaths, main: str, *args: str) -> list[str]:
     ]
 
 
+def _run_privately(command: list[str], directory: Path) -> subprocess.CompletedProcess[str]:
+    """Run java to its end with its arguments in an @file only this user can read.
+
+    The JDK launcher reads `@file` as if its words were on the command line, which every
+    user sees in `ps`; the file is deleted as soon as java exits. The main class goes in the
+    file too: the launcher reads no @file after it.
+    """
+    java, *arguments = command
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=directory, prefix=".java-", suffix=".args"
+    ) as argfile:
+        argfile.write("\n".join(map(_quoted, arguments)) + "\n")
+        argfile.flush()
+        return subprocess.run(
+            [java, f"@{argfile.name}"], capture_output=True, text=True, check=False
+        )
+
+
+SCRAM_ITERATIONS = 4096
+"""Kafka's own default, and the fewest that SCRAM-SHA-256 and -512 accept."""
+
+
+def _scram_credential(mechanism: str, name: str, password: str) -> str:
+    """An `--add-scram` value holding the salted password rather than the password.
+
+    The launcher decodes arguments in the locale's charset (under LANG=C a non-ASCII
+    password becomes U+FFFD and never matches), and Kafka splits the value at ',' with no
+    escape; base64 survives both. A salted password still logs in as the user, so it too
+    goes only through the private @file.
+    """
+    salt = os.urandom(32)
+    digest = mechanism.removeprefix("SCRAM-").replace("-", "").lower()
+    salted = hashlib.pbkdf2_hmac(digest, password.encode(), salt, SCRAM_ITERATIONS)
+    salt_text, salted_text = (base64.b64encode(value).decode() for value in (salt, salted))
+    return (
+        f"{mechanism}=[name={name},iterations={SCRAM_ITERATIONS},"
+        f"salt={salt_text},saltedpassword={salted_text}]"
+    )
+
+
 def format_storage(settings: Settings, paths: BrokerPaths) -> None:
     """Format the KRaft log directory once; an already formatted one is kept with its data."""
     if (paths.data / "meta.properties").exists():
@@ -239,23 +281,12 @@ def format_storage(settings: Settings, paths: BrokerPaths) -> None:
         argument
         for name, password in settings.sasl_users.items()
         for mechanism in SCRAM_MECHANISMS
-        for argument in ("--add-scram", f"{mechanism}=[name={name},password={password}]")
+        for argument in ("--add-scram", _scram_credential(mechanism, name, password))
     ]
-    result = subprocess.run(
-        _java(
-            paths,
-            "kafka.tools.StorageTool",
-            "format",
-            "-t",
-            cluster_id,
-            "-c",
-            str(paths.config),
-            *scram,
-        ),
-        capture_output=True,
-        text=True,
-        check=False,
+    command = _java(
+        paths, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(paths.config)
     )
+    result = _run_privately([*command, *scram], paths.home)
     if result.returncode != 0:
         raise BrokerError(f"cannot format Kafka storage: {result.stdout}{result.stderr}".strip())
 
