@@ -283,8 +283,14 @@ def format_storage(settings: Settings, paths: BrokerPaths) -> None:
         for mechanism in SCRAM_MECHANISMS
         for argument in ("--add-scram", _scram_credential(mechanism, name, password))
     ]
+    # One id in 64 starts with '-': as a separate argument the tool would take it for an option.
     command = _java(
-        paths, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(paths.config)
+        paths,
+        "kafka.tools.StorageTool",
+        "format",
+        f"--cluster-id={cluster_id}",
+        "-c",
+        str(paths.config),
     )
     result = _run_privately([*command, *scram], paths.home)
     if result.returncode != 0:

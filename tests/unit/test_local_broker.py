@@ -47,7 +47,7 @@ def test_the_storage_tool_gets_its_arguments_from_a_private_file_deleted_after(
     format_storage(SETTINGS, BrokerPaths(tmp_path))
     assert seen["command"][0] == "/usr/bin/java" and len(seen["command"]) == 2
     assert stat.S_IMODE(seen["mode"]) == 0o600
-    assert '"kafka.tools.StorageTool"' in seen["text"]
+    assert '"kafka.tools.StorageTool"' in seen["text"] and '"--cluster-id=' in seen["text"]
     assert seen["text"].count('"--add-scram"') == 2 and "saltedpassword=" in seen["text"]
     assert "pa'ss" not in seen["text"]  # the salted password, never the password
     assert list(tmp_path.iterdir()) == []
