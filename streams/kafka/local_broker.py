@@ -1,19 +1,24 @@
 """The local single-node Kafka (KRaft): fetch its jars with Maven, format, start, stop.
 
 Everything lives under `settings.broker_home`, outside the repository: `lib/` holds the
-jars Maven copied, `data/` the log directories, `broker.log` what the JVM printed.
+jars Maven copied, `data/` the log directories, `broker.log` what the JVM printed. The home
+is private to its user (0700) and files holding a password are created 0600; no password
+is ever on a command line, which every user can read in `ps`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import logging
 import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -165,18 +170,42 @@ SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
 
 def _sasl_properties(settings: Settings) -> list[str]:
     """PLAIN and SCRAM on the SASL listener; SCRAM users are added when storage is formatted."""
-    plain_users = " ".join(f'user_{name}="{pw}"' for name, pw in settings.sasl_users.items())
+    plain_users = " ".join(f"user_{name}={_quoted(pw)}" for name, pw in settings.sasl_users.items())
+    plain = f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};"
     prefix = "listener.name.sasl_plaintext"
     return [
         "sasl.enabled.mechanisms=PLAIN," + ",".join(SCRAM_MECHANISMS),
-        f"{prefix}.plain.sasl.jaas.config="
-        f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};",
+        f"{prefix}.plain.sasl.jaas.config={_properties_value(plain)}",
         *(
             f"{prefix}.{mechanism.lower()}.sasl.jaas.config="
             "org.apache.kafka.common.security.scram.ScramLoginModule required;"
             for mechanism in SCRAM_MECHANISMS
         ),
     ]
+
+
+def _quoted(text: str) -> str:
+    """Double quotes that both JAAS (a java.io.StreamTokenizer) and the JDK launcher's @file
+    read back to `text`: inside them each takes a backslash as an escape."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _properties_value(text: str) -> str:
+    """`text` as java.util.Properties reads it back: it takes a backslash as an escape and
+    reads the file as ISO-8859-1, so anything but printable ASCII goes as UTF-16 `\\uXXXX`."""
+    units = text.replace("\\", "\\\\").encode("utf-16-be")
+    codes = struct.unpack(f">{len(units) // 2}H", units)
+    return "".join(chr(code) if 0x20 <= code < 0x7F else f"\\u{code:04x}" for code in codes)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read: created 0600 under a temporary name, then
+    renamed over the old one, so neither a moment before a chmod nor an older file's mode
+    leaves it readable."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(temporary, path)
 
 
 LOG4J = """\
@@ -203,6 +232,46 @@ def _java(paths: BrokerPaths, main: str, *args: str) -> list[str]:
     ]
 
 
+def _run_privately(command: list[str], directory: Path) -> subprocess.CompletedProcess[str]:
+    """Run java to its end with its arguments in an @file only this user can read.
+
+    The JDK launcher reads `@file` as if its words were on the command line, which every
+    user sees in `ps`; the file is deleted as soon as java exits. The main class goes in the
+    file too: the launcher reads no @file after it.
+    """
+    java, *arguments = command
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=directory, prefix=".java-", suffix=".args"
+    ) as argfile:
+        argfile.write("\n".join(map(_quoted, arguments)) + "\n")
+        argfile.flush()
+        return subprocess.run(
+            [java, f"@{argfile.name}"], capture_output=True, text=True, check=False
+        )
+
+
+SCRAM_ITERATIONS = 4096
+"""Kafka's own default, and the fewest that SCRAM-SHA-256 and -512 accept."""
+
+
+def _scram_credential(mechanism: str, name: str, password: str) -> str:
+    """An `--add-scram` value holding the salted password rather than the password.
+
+    The launcher decodes arguments in the locale's charset (under LANG=C a non-ASCII
+    password becomes U+FFFD and never matches), and Kafka splits the value at ',' with no
+    escape; base64 survives both. A salted password still logs in as the user, so it too
+    goes only through the private @file.
+    """
+    salt = os.urandom(32)
+    digest = mechanism.removeprefix("SCRAM-").replace("-", "").lower()
+    salted = hashlib.pbkdf2_hmac(digest, password.encode(), salt, SCRAM_ITERATIONS)
+    salt_text, salted_text = (base64.b64encode(value).decode() for value in (salt, salted))
+    return (
+        f"{mechanism}=[name={name},iterations={SCRAM_ITERATIONS},"
+        f"salt={salt_text},saltedpassword={salted_text}]"
+    )
+
+
 def format_storage(settings: Settings, paths: BrokerPaths) -> None:
     """Format the KRaft log directory once; an already formatted one is kept with its data."""
     if (paths.data / "meta.properties").exists():
@@ -212,23 +281,18 @@ def format_storage(settings: Settings, paths: BrokerPaths) -> None:
         argument
         for name, password in settings.sasl_users.items()
         for mechanism in SCRAM_MECHANISMS
-        for argument in ("--add-scram", f"{mechanism}=[name={name},password={password}]")
+        for argument in ("--add-scram", _scram_credential(mechanism, name, password))
     ]
-    result = subprocess.run(
-        _java(
-            paths,
-            "kafka.tools.StorageTool",
-            "format",
-            "-t",
-            cluster_id,
-            "-c",
-            str(paths.config),
-            *scram,
-        ),
-        capture_output=True,
-        text=True,
-        check=False,
+    # One id in 64 starts with '-': as a separate argument the tool would take it for an option.
+    command = _java(
+        paths,
+        "kafka.tools.StorageTool",
+        "format",
+        f"--cluster-id={cluster_id}",
+        "-c",
+        str(paths.config),
     )
+    result = _run_privately([*command, *scram], paths.home)
     if result.returncode != 0:
         raise BrokerError(f"cannot format Kafka storage: {result.stdout}{result.stderr}".strip())
 
@@ -260,9 +324,10 @@ def start(settings: Settings) -> str:
             if taken and port_open(taken):
                 raise BrokerError(f"port {taken} is taken by another process")
         _require("java")
+        paths.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        paths.home.chmod(0o700)  # a home an older version made is readable by all
         fetch_jars(paths)
-        paths.home.mkdir(parents=True, exist_ok=True)
-        paths.config.write_text(server_properties(settings, paths))
+        write_private(paths.config, server_properties(settings, paths))
         paths.log4j.write_text(LOG4J)
         format_storage(settings, paths)
         with paths.log.open("ab") as out:
