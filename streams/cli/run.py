@@ -82,7 +82,8 @@ def demo(settings: Settings, seeds: str, timeout: float) -> int:
     ):
         print(local_broker.start(settings))
         started_broker = True
-    log = Path(tempfile.gettempdir()) / "streams-demo-worker.log"
+    # mkdtemp makes the folder 0700: the log is its user's alone.
+    log = Path(tempfile.mkdtemp(prefix="streams-demo-")) / "worker.log"
     with log.open("wb") as out:
         worker = subprocess.Popen(
             [sys.executable, "-m", "streams", "worker"],
