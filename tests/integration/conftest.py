@@ -223,18 +223,23 @@ class Pipeline:
         Done means every stage has processed its whole input (lag 0) and then both topics
         are read to their ends, so a late repeat is counted, not missed.
         """
-        settings = self.settings
         deadline = time.monotonic() + timeout
         while True:
-            settled = self.lag() == 0
-            found: dict[bytes, list[bytes]] = defaultdict(list)
-            for topic in (settings.topic_enriched, settings.topic_dlq):
-                for key, value in self.collect(topic, 10**9, timeout=3):
-                    if key in keys:
-                        found[key].append(value or b"")
-            if (settled and keys <= found.keys()) or time.monotonic() > deadline:
-                return found
-            time.sleep(2)
+            late = time.monotonic() > deadline
+            if late or self.lag() == 0:
+                found = self._records_of(keys)
+                if late or keys <= found.keys():
+                    return found
+            time.sleep(1)
+
+    def _records_of(self, keys: set[bytes]) -> dict[bytes, list[bytes]]:
+        """Every record of `keys` in the output and dead-letter topics, read to their ends."""
+        found: dict[bytes, list[bytes]] = defaultdict(list)
+        for topic in (self.settings.topic_enriched, self.settings.topic_dlq):
+            for key, value in self.collect(topic, 10**9, timeout=3):
+                if key in keys:
+                    found[key].append(value or b"")
+        return found
 
     def enriched(self, ids: Collection[str], timeout: float = 90) -> dict[str, dict[str, Any]]:
         """The enriched records of `ids`, waiting until all of them arrived."""
