@@ -28,7 +28,7 @@ class EntityTagging:
     name = NAME
     blocking = True
 
-    def __init__(self, tagger: EntityTagger, linker: PlaceLinker) -> None:
+    def __init__(self, tagger: EntityTagger, linker: PlaceLinker | None) -> None:
         self.tagger = tagger
         self.linker = linker
 
@@ -36,7 +36,8 @@ class EntityTagging:
         if envelope.language is None:
             raise ValueError("the entities stage needs the language stage's block")
         code = envelope.language.code
-        return self.linker.link(self.tagger.tag(envelope.body, code), code)
+        block = self.tagger.tag(envelope.body, code)
+        return block if self.linker is None else self.linker.link(block, code)
 
     def step(self, message: RawMessage) -> Envelope:
         return enrich(message, self.process)
@@ -54,4 +55,7 @@ def build(settings: Settings, app: faust.App) -> EntityTagging:
     from streams.stages.entities.places import PlaceLinker
     from streams.stages.entities.tagger import EntityTagger
 
-    return EntityTagging(EntityTagger(settings.entity_pipelines), PlaceLinker(build_gazetteer()))
+    tagger = EntityTagger(settings.entity_pipelines)
+    # With no pipeline nothing is tagged LOC, and the gazetteer costs 4 s and 180 MiB.
+    linker = PlaceLinker(build_gazetteer()) if tagger.taggers else None
+    return EntityTagging(tagger, linker)
