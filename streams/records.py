@@ -87,6 +87,29 @@ class LanguageBlock:
     """The producer's own `language` field, kept but never trusted blindly."""
 
 
+PlaceKind = Literal["country", "region", "city"]
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """The place a LOC entity names: its `link` field."""
+
+    kb: str
+    """Where `id` comes from: "geonames", or "iso3166-2" for a region without a GeoNames id."""
+    id: int | str
+    """The GeoNames id (countries, cities, US states), else the ISO 3166-2 code ("DE-BY")."""
+    name: str
+    """The place's English name in the data ("Russia", "Frankfurt am Main")."""
+    kind: PlaceKind
+    """country, region (first-level subdivision) or city."""
+    country: str
+    """ISO 3166-1 alpha-2 code of the country it is or lies in."""
+    lat: float | None
+    """Latitude in degrees; cities only, else null."""
+    lon: float | None
+    """Longitude in degrees; cities only, else null."""
+
+
 @dataclass(slots=True)
 class Entity:
     """All mentions of one entity in the body: one item of the `entities` field.
@@ -106,6 +129,41 @@ class Entity:
     """Other surface forms, sorted."""
     spans: list[list[int]]
     """[start, end) code-point offsets of every mention, in text order."""
+    link: Link | None = None
+    """The place a LOC entity names; None for other labels and places not resolved with
+    confidence."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceCount:
+    """One distinct linked place of an article, with how often the article names it."""
+
+    kb: str
+    """As in Link."""
+    id: int | str
+    """As in Link."""
+    name: str
+    """As in Link."""
+    kind: PlaceKind
+    """As in Link."""
+    country: str
+    """As in Link."""
+    mentions: int
+    """Mentions of all the entities linked to it."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlacesSummary:
+    """The article's places at a glance: `pipeline.stages.entities.places` in the output."""
+
+    places: tuple[PlaceCount, ...]
+    """Distinct linked places, most mentioned first (ties: first named first)."""
+    main_country: str | None
+    """ISO 3166-1 alpha-2 code of the country that holds most of the place mentions, if one
+    stands out; else None."""
+
+
+NO_PLACES = PlacesSummary(places=(), main_country=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +174,10 @@ class EntitiesBlock:
     """Merged entities, ordered by their first mention."""
     tagger: str | None
     """The pipeline that ran, e.g. "de_streams_ner-0.1.0"; None when the language has none."""
+    places: PlacesSummary = NO_PLACES
+    """The linked places of the article."""
+    linker: str | None = None
+    """The place linker and the data it was built from; None when none ran."""
 
 
 Status = Literal["unique", "exact_duplicate", "near_duplicate"]
@@ -255,7 +317,11 @@ class Envelope:
             "completed_at": rfc3339(completed_ms),
             "stages": {
                 "language": {"detector": language.detector},
-                "entities": {"tagger": entities.tagger},
+                "entities": {
+                    "tagger": entities.tagger,
+                    "linker": entities.linker,
+                    "places": entities.places,
+                },
                 "dedup": {"method": dedup.method, "threshold": dedup.threshold},
             },
         }
@@ -263,13 +329,28 @@ class Envelope:
 
 
 def _entities(raw: dict[str, Any]) -> EntitiesBlock:
-    """The entities block from its JSON form."""
+    """The entities block from its JSON form; one written before places were linked has none."""
+    places = raw.get("places")
     return EntitiesBlock(
         entities=tuple(
-            Entity(item["text"], item["label"], item["count"], item["aliases"], item["spans"])
+            Entity(
+                item["text"],
+                item["label"],
+                item["count"],
+                item["aliases"],
+                item["spans"],
+                None if item.get("link") is None else Link(**item["link"]),
+            )
             for item in raw["entities"]
         ),
         tagger=raw["tagger"],
+        places=NO_PLACES
+        if places is None
+        else PlacesSummary(
+            places=tuple(PlaceCount(**place) for place in places["places"]),
+            main_country=places["main_country"],
+        ),
+        linker=raw.get("linker"),
     )
 
 

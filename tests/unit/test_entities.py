@@ -176,6 +176,7 @@ def test_label_is_the_majority_and_output_is_json_ready() -> None:
         "count": 3,
         "aliases": [],
         "spans": [[0, 9], [11, 20], [22, 31]],
+        "link": None,
     }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 
 import orjson
 import pytest
@@ -68,10 +69,16 @@ class Tagger:
         return EntitiesBlock(entities=(), tagger=f"{language}-stand-in")
 
 
-def test_entities_tag_the_body_in_the_detected_language() -> None:
-    stage = EntityTagging(Tagger())  # type: ignore[arg-type]
+class Linker:
+    def link(self, block: EntitiesBlock, language: str) -> EntitiesBlock:
+        return replace(block, linker=f"{language}-linker")
+
+
+def test_entities_tag_the_body_in_the_detected_language_and_link_its_places() -> None:
+    stage = EntityTagging(Tagger(), Linker())  # type: ignore[arg-type]
     language = LanguageBlock(code="fr", confidence=1.0, detector="x", hint=None)
-    assert stage.process(admitted().merged(language)).tagger == "fr-stand-in"
+    block = stage.process(admitted().merged(language))
+    assert (block.tagger, block.linker) == ("fr-stand-in", "fr-linker")
     with pytest.raises(ValueError, match="language stage"):
         stage.process(admitted())
 
