@@ -140,9 +140,10 @@ def test_every_input_ends_in_output_or_dead_letters_exactly_once(pipeline: Pipel
         for n in range(40)
     ]
     pipeline.produce(articles + [(f"bad-{n}".encode(), b"\xff\xfe") for n in range(10)])
+    pipeline.endings({key for key, _ in articles})  # until every stage has done its input
     raw = pipeline.collect(settings.topic_raw, 10**6, timeout=3)
-    enriched = pipeline.collect(settings.topic_enriched, len(raw), timeout=60)
-    dead = pipeline.collect(settings.topic_dlq, len(raw) - len(enriched), timeout=30)
+    enriched = pipeline.collect(settings.topic_enriched, 10**6, timeout=3)
+    dead = pipeline.collect(settings.topic_dlq, 10**6, timeout=3)
     assert len(raw) == len(enriched) + len(dead)
     out_keys = [key for key, _ in enriched] + [key for key, _ in dead]
     assert len(out_keys) == len(set(out_keys)) == len(raw)
