@@ -23,6 +23,7 @@ class Metrics:
     stalled_partitions: Gauge
     languages: Counter
     entities_per_article: Histogram
+    places: Counter
     dedup: Counter
     loop_delay: Histogram
 
@@ -78,6 +79,13 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "streams_entities_per_article",
             "Distinct entities found in one article.",
             buckets=(0, 1, 2, 5, 10, 20, 50, 100, 200),
+            registry=registry,
+        ),
+        places=Counter(
+            "streams_places",
+            "Articles that name a place in a country (a country, or a region or city in it), "
+            "once per article and country.",
+            ["country"],
             registry=registry,
         ),
         dedup=Counter(

@@ -46,6 +46,11 @@ def test_the_german_seed_names_its_people_places_and_organisations(pipeline: Pip
     for place in ("Russland", "Nordkorea", "Wladiwostok"):
         assert found.get(place) == "LOC", place
     assert found.get("AFP") == "ORG"
+    links = {e["text"]: e["link"] for e in record["entities"]}
+    assert links["Russland"]["id"] == 2017370 and links["Russland"]["kind"] == "country"
+    assert links["Nordkorea"]["country"] == "KP" and links["Wladimir Putin"] is None
+    places = record["pipeline"]["stages"]["entities"]["places"]["places"]
+    assert {place["country"] for place in places} >= {"RU", "KP"}
     putin = next(e for e in record["entities"] if e["text"] == "Wladimir Putin")
     assert "Putin" in putin["aliases"] and putin["count"] > 1
     assert_spans_slice_the_body(record)
@@ -73,7 +78,9 @@ def test_a_language_without_a_pipeline_gets_no_tagger_and_no_entities(pipeline: 
         pipeline, "seed-es", text_article((SEEDS / "003_es_sequia_cataluna.txt").read_text())
     )
     assert spanish["language"]["code"] == "es"
-    assert spanish["pipeline"]["stages"]["entities"] == {"tagger": None}
+    stage = spanish["pipeline"]["stages"]["entities"]
+    assert stage["tagger"] is None
+    assert stage["places"] == {"places": [], "main_country": None}
     assert spanish["entities"] == []
 
 

@@ -448,6 +448,20 @@ def test_a_made_up_metric_in_the_dashboard_is_reported(dashboard: dict[str, Any]
     }
 
 
+def test_a_map_shows_the_countries_the_news_is_about(dashboard: dict[str, Any]) -> None:
+    [geomap] = [panel for panel in dashboard["panels"] if panel["type"] == "geomap"]
+    [target] = geomap["targets"]
+    assert metric_names_in(target["expr"]) == {"streams_places_total"}
+    assert "by (country)" in target["expr"] and target["format"] == "table"
+    [layer] = geomap["options"]["layers"]
+    # Grafana's country gazetteer is keyed by ISO alpha-2 codes, the label's values.
+    assert layer["location"] == {
+        "mode": "lookup",
+        "lookup": "country",
+        "gazetteer": "public/gazetteer/countries.json",
+    }
+
+
 # --- Grafana ---------------------------------------------------------------------------------
 
 

@@ -15,7 +15,15 @@ import pytest
 
 from streams.errors import InvalidField
 from streams.metrics import create_metrics
-from streams.records import EntitiesBlock, Envelope, LanguageBlock, RawMessage, Source
+from streams.records import (
+    EntitiesBlock,
+    Envelope,
+    LanguageBlock,
+    PlaceCount,
+    PlacesSummary,
+    RawMessage,
+    Source,
+)
 from streams.stages.entities import EntityTagging
 from streams.stages.language import LanguageDetection
 from streams.stages.language.detector import Detection
@@ -81,6 +89,22 @@ def test_entities_tag_the_body_in_the_detected_language_and_link_its_places() ->
     assert (block.tagger, block.linker) == ("fr-stand-in", "fr-linker")
     with pytest.raises(ValueError, match="language stage"):
         stage.process(admitted())
+
+
+def test_entities_count_each_country_an_article_names_once() -> None:
+    places = (
+        PlaceCount("geonames", 2017370, "Russia", "country", "RU", 3),
+        PlaceCount("geonames", 2013348, "Vladivostok", "city", "RU", 1),
+        PlaceCount("geonames", 2950159, "Berlin", "city", "DE", 1),
+    )
+    block = EntitiesBlock(entities=(), tagger="x", places=PlacesSummary(places, "RU"))
+    metrics = create_metrics()
+    EntityTagging(Tagger(), Linker()).observe(metrics, admitted().merged(block))  # type: ignore[arg-type]
+    counted = {
+        country: metrics.registry.get_sample_value("streams_places_total", {"country": country})
+        for country in ("RU", "DE", "FR")
+    }
+    assert counted == {"RU": 1.0, "DE": 1.0, "FR": None}
 
 
 def test_a_worker_without_language_and_entities_loads_none_of_their_models() -> None:

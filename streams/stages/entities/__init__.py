@@ -45,6 +45,9 @@ class EntityTagging:
     def observe(self, metrics: Metrics, envelope: Envelope) -> None:
         if envelope.entities is not None:
             metrics.entities_per_article.observe(len(envelope.entities.entities))
+            # Countries only: a bounded label set, where a label per city would not be.
+            for country in {place.country for place in envelope.entities.places.places}:
+                metrics.places.labels(country=country).inc()
 
     def keep(self) -> None:
         """No state."""
