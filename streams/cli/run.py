@@ -18,6 +18,7 @@ from streams.errors import StreamsError
 from streams.files import collect_messages
 from streams.kafka import local_broker
 from streams.kafka.io import Received, end_offsets, publish, read_records
+from streams.kafka.topics import ensure_topics
 from streams.settings import Settings
 
 
@@ -34,6 +35,14 @@ def describe(record: dict[str, Any]) -> str:
     if entities is not None:
         names = ", ".join(f"{e['text']} [{e['label']}]" for e in entities[:12])
         lines.append(f"  entities {len(entities)}: {names or '-'}")
+    summary = record["pipeline"]["stages"].get("entities", {}).get("places")
+    if summary and summary["places"]:
+        places = ", ".join(
+            f"{p['name']} ({p['kind']}, {p['country']}, {p['kb']}:{p['id']}) x{p['mentions']}"
+            for p in summary["places"][:6]
+        )
+        main = summary["main_country"]
+        lines.append(f"  places {places}" + (f"; mainly {main}" if main else ""))
     dedup = record.get("dedup")
     if dedup is not None and dedup["duplicate_of"] is not None:
         lines.append(
@@ -82,6 +91,8 @@ def demo(settings: Settings, seeds: str, timeout: float) -> int:
     ):
         print(local_broker.start(settings))
         started_broker = True
+    else:
+        asyncio.run(ensure_topics(settings))
     # mkdtemp makes the folder 0700: the log is its user's alone.
     log = Path(tempfile.mkdtemp(prefix="streams-demo-")) / "worker.log"
     with log.open("wb") as out:

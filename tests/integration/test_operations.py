@@ -185,3 +185,29 @@ def test_lag_returns_to_zero_once_the_work_is_done(kafka: Settings, tmp_path: Pa
         eos.stop_all()
     assert lags, "no lag gauge exported"
     assert not any(lags), lags
+
+
+def test_the_demo_shows_each_seed_enriched_with_its_places(kafka: Settings, tmp_path: Path) -> None:
+    """`make run` as a user with their own Kafka runs it: the topics are created, the seeds
+    come out enriched, the worker is stopped."""
+    env = {
+        **make_pipeline(kafka, tmp_path).env,
+        "STREAMS_TOPIC_PREFIX": f"demo{time.monotonic_ns()}",  # topics not created yet
+        "STREAMS_METRICS_PORT": "0",
+        "STREAMS_DATA_DIR": str(tmp_path / "data"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "streams", "run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    shown = done.stdout
+    seeds = sorted((Path(__file__).parents[2] / "seeds").glob("*.txt"))
+    assert f"published {len(seeds)} articles" in shown
+    assert shown.count("● ") == len(seeds) and "worker stopped" in shown
+    assert "language de" in shown and "language ru" in shown
+    assert "Russia (country, RU, geonames:2017370)" in shown
