@@ -227,6 +227,9 @@ def real() -> PlaceLinker:
         ("en", ["New York", "Texas"], [5128581, 4736286]),
         ("en", ["London", "Toronto"], [6058560, 6167865]),
         ("en", ["Springfield"], [None]),
+        # Continents name no place, though a town in the Philippines is called Asia.
+        ("en", ["Asia", "Europe"], [None, None]),
+        ("de", ["Asien", "Afrika"], [None, None]),
     ],
 )
 def test_the_shipped_data(

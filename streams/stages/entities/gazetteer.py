@@ -59,6 +59,11 @@ _FOLD = str.maketrans(
 )
 
 
+GROUPINGS = frozenset({"EU", "EZ", "UN", "QO"})
+"""CLDR territory codes of groupings that are not numeric (the continents and world
+regions are): the European Union, the eurozone, the United Nations, Outlying Oceania."""
+
+
 def fold(text: str) -> str:
     """The form names are compared in: NFKC, case-folded, no dots, one space between words.
 
@@ -126,6 +131,23 @@ class _Builder:
     def __init__(self) -> None:
         self.places: list[Place] = []
         self.names: dict[str, int | tuple[int, ...]] = {}
+        self.groupings: set[str] = set()
+        """Folded names of continents and other groupings of countries."""
+
+    def countries_only(self) -> None:
+        """A name of a continent or a grouping ("Asia", "Amerika") names no city or region
+        that happens to share it (Asia in the Philippines); a country it names stays."""
+        for key in self.groupings & self.names.keys():
+            seen = self.names[key]
+            kept = tuple(
+                i
+                for i in ((seen,) if isinstance(seen, int) else seen)
+                if self.places[i].kind == "country"
+            )
+            if not kept:
+                del self.names[key]
+            else:
+                self.names[key] = kept[0] if len(kept) == 1 else kept
 
     def add(self, place: Place, names: Iterable[str]) -> None:
         """A place and its names; places come in a fixed order, so each index list is sorted."""
@@ -155,6 +177,7 @@ def build_gazetteer() -> Gazetteer:
     regions = _add_regions(builder, countries, _json(data / "us_states.json"))
     cities: dict[str, dict[str, Any]] = _json(data / f"cities{MIN_CITY_POPULATION}.json")
     _add_cities(builder, cities, countries)
+    builder.countries_only()
     languages = {
         code: frozenset(tag.split("-")[0] for tag in info["languages"].split(",") if tag)
         for code, info in countries.items()
@@ -197,6 +220,8 @@ def _add_countries(
         for code, name in territories.items():
             if code in countries:
                 names[code][name].add(locale.split("_")[0])
+            elif code.isdigit() or code in GROUPINGS:
+                builder.groupings.add(fold(name))
     # Babel keeps every locale it loaded, 100 MiB and more for all of them; names are enough.
     localedata.clear_caches()
     for country in pycountry.countries:
