@@ -22,7 +22,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.kafka import local_broker
-from streams.kafka.clients import producer
+from streams.kafka.clients import admin, producer
 from streams.kafka.io import Headers, Received, end_offsets, publish, read_records
 from streams.kafka.offsets import OffsetReader
 from streams.kafka.topics import ensure_topics
@@ -46,15 +46,34 @@ def guarantee(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+PIPELINE_NAMES: list[str] = []
+"""Every pipeline this session made: its topics start with its name, faust's with its app id."""
+
+
 @pytest.fixture(scope="session")
-def kafka() -> Settings:
+def kafka() -> Iterator[Settings]:
     """The broker every test talks to: the local one, started if needed, or the configured one.
 
-    A broker that cannot be reached fails the run; it is never a silent skip.
+    A broker that cannot be reached fails the run; it is never a silent skip. The topics the
+    session made are deleted at its end: a broker left with thousands of partitions takes
+    minutes to start again.
     """
     settings = load_settings()
     local_broker.start(settings)
-    return settings
+    yield settings
+    asyncio.run(delete_topics(settings, PIPELINE_NAMES))
+
+
+async def delete_topics(settings: Settings, names: list[str]) -> None:
+    prefixes = tuple(names) + tuple(f"streams-{name}" for name in names)
+    client = admin(settings)
+    await client.start()
+    try:
+        doomed = [topic for topic in await client.list_topics() if topic.startswith(prefixes)]
+        for start in range(0, len(doomed), 200):
+            await client.delete_topics(doomed[start : start + 200])
+    finally:
+        await client.close()
 
 
 @dataclass
@@ -268,6 +287,7 @@ def make_pipeline(kafka: Settings, root: Path, **extra: str) -> Pipeline:
         "STREAMS_LOG_LEVEL": "INFO",
         **extra,
     }
+    PIPELINE_NAMES.append(name)
     pipeline = Pipeline(env=env, root=root)
     asyncio.run(ensure_topics(pipeline.settings))
     return pipeline

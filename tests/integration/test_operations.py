@@ -190,9 +190,10 @@ def test_lag_returns_to_zero_once_the_work_is_done(kafka: Settings, tmp_path: Pa
 def test_the_demo_shows_each_seed_enriched_with_its_places(kafka: Settings, tmp_path: Path) -> None:
     """`make run` as a user with their own Kafka runs it: the topics are created, the seeds
     come out enriched, the worker is stopped."""
+    made = make_pipeline(kafka, tmp_path).env
     env = {
-        **make_pipeline(kafka, tmp_path).env,
-        "STREAMS_TOPIC_PREFIX": f"demo{time.monotonic_ns()}",  # topics not created yet
+        **made,
+        "STREAMS_TOPIC_PREFIX": made["STREAMS_TOPIC_PREFIX"] + "demo",  # topics not created yet
         "STREAMS_METRICS_PORT": "0",
         "STREAMS_DATA_DIR": str(tmp_path / "data"),
     }
