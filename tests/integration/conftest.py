@@ -174,15 +174,7 @@ class Pipeline:
 
     def headers(self, topic: str, key: bytes) -> list[Headers]:
         """The Kafka headers of every record under `key` in `topic`, oldest first."""
-        found: list[Headers] = []
-
-        def keep(record: Received) -> bool:
-            if record.key == key:
-                found.append(list(record.headers))
-            return True
-
-        asyncio.run(read_records(self.settings, topic, keep, idle_timeout=3))
-        return found
+        return [list(record.headers) for record in self.read(topic) if record.key == key]
 
     def produce_at(self, key: str, article: dict[str, Any], timestamp_ms: int) -> None:
         """Send one article with a chosen Kafka timestamp, as a producer with its own clock may."""
@@ -202,24 +194,32 @@ class Pipeline:
 
         asyncio.run(send())
 
-    def collect(
+    def read(
         self,
         topic: str,
-        count: int,
-        timeout: float = 90,
-        until: Callable[[list[Record]], bool] | None = None,
+        count: int = 10**9,
+        timeout: float = 3,
+        until: Callable[[list[Received]], bool] | None = None,
         start: dict[int, int] | None = None,
-    ) -> list[Record]:
+    ) -> list[Received]:
         """Read `topic` from the start (or the offsets in `start`) until `count` records
         (or `until` says enough) arrived, or none came for `timeout` seconds."""
-        records: list[Record] = []
+        records: list[Received] = []
 
         def keep(record: Received) -> bool:
-            records.append((record.key, record.value))
+            records.append(record)
             return len(records) < count and not (until and until(records))
 
         asyncio.run(read_records(self.settings, topic, keep, idle_timeout=timeout, start=start))
         return records
+
+    def collect(
+        self, topic: str, count: int, timeout: float = 90, start: dict[int, int] | None = None
+    ) -> list[Record]:
+        """The keys and values of `read`."""
+        return [
+            (record.key, record.value) for record in self.read(topic, count, timeout, start=start)
+        ]
 
     def ends(self, topic: str) -> dict[int, int]:
         """Where each partition of `topic` ends now, for reading only what comes after."""
@@ -264,12 +264,14 @@ class Pipeline:
         """The enriched records of `ids`, waiting until all of them arrived."""
         wanted = {article_id.encode() for article_id in ids}
 
-        def complete(records: list[Record]) -> bool:
-            return wanted <= {key for key, _ in records}
+        def complete(records: list[Received]) -> bool:
+            return wanted <= {record.key for record in records}
 
-        records = self.collect(self.settings.topic_enriched, 10**9, timeout, until=complete)
+        records = self.read(self.settings.topic_enriched, timeout=timeout, until=complete)
         found = {
-            key.decode(): orjson.loads(value or b"") for key, value in records if key in wanted
+            record.key.decode(): orjson.loads(record.value or b"")
+            for record in records
+            if record.key in wanted
         }
         assert found.keys() == set(ids), f"missing {set(ids) - found.keys()}"
         return found
