@@ -130,22 +130,15 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(show_status(settings, urls, args.once, args.json, args.interval))
         return 0
     if args.command == "dlq":
-        from streams.cli.replay import (
-            dead_letters,
-            letters_from_file,
-            replay,
-            with_codes,
-            with_headers_from,
-        )
+        from streams.cli.replay import letters_from_file, replay, with_codes, with_headers
 
-        in_topic = asyncio.run(dead_letters(settings))
         notes = []
         if args.file:
-            letters, unmatched = with_headers_from(in_topic, letters_from_file(args.file))
+            letters, unmatched = asyncio.run(with_headers(settings, letters_from_file(args.file)))
             if unmatched:
                 notes.append(f"{unmatched} not in {settings.topic_dlq}: sent without headers")
         else:
-            letters = with_codes(in_topic, args.code)
+            letters = asyncio.run(with_codes(settings, args.code))
         sent, skipped = asyncio.run(replay(settings, letters))
         if skipped:
             notes.append(f"{skipped} skipped: their payload was truncated")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -57,33 +57,36 @@ def _origin(letter: Letter) -> tuple[object, object, object]:
     return (source.get("topic"), source.get("partition"), source.get("offset"))
 
 
-async def dead_letters(settings: Settings) -> list[tuple[Letter, Headers]]:
-    """Every dead letter in the topic, with the Kafka headers of its original message."""
+async def dead_letters(
+    settings: Settings, wanted: Callable[[Letter], bool], count: int | None = None
+) -> list[tuple[Letter, Headers]]:
+    """The dead letters in the topic that are `wanted`, with the Kafka headers of their
+    original messages; the read stops once `count` were found (a DLQ may be large)."""
     found: list[tuple[Letter, Headers]] = []
 
     def keep(record: Received) -> bool:
         letter = orjson.loads(record.value or b"null")
-        if isinstance(letter, dict):
+        if isinstance(letter, dict) and wanted(letter):
             found.append((letter, list(record.headers)))
-        return True
+        return count is None or len(found) < count
 
     await read_records(settings, settings.topic_dlq, keep, idle_timeout=2.0)
     return found
 
 
-def with_codes(
-    letters: list[tuple[Letter, Headers]], codes: Iterable[str]
-) -> list[tuple[Letter, Headers]]:
-    """The letters whose error code is one of `codes`."""
+async def with_codes(settings: Settings, codes: Iterable[str]) -> list[tuple[Letter, Headers]]:
+    """The letters in the topic whose error code is one of `codes`."""
     wanted = set(codes)
-    return [(letter, headers) for letter, headers in letters if letter.get("error_code") in wanted]
+    return await dead_letters(settings, lambda letter: letter.get("error_code") in wanted)
 
 
-def with_headers_from(
-    letters: list[tuple[Letter, Headers]], edited: list[Letter]
+async def with_headers(
+    settings: Settings, edited: list[Letter]
 ) -> tuple[list[tuple[Letter, Headers]], int]:
     """Edited letters with the headers of the dead letter each was edited from, found by
     its source; also how many were not found (sent without headers)."""
+    origins = {_origin(letter) for letter in edited}
+    letters = await dead_letters(settings, lambda letter: _origin(letter) in origins, len(origins))
     headers = {_origin(letter): kept for letter, kept in letters}
     paired = [(letter, headers.get(_origin(letter), [])) for letter in edited]
     return paired, sum(_origin(letter) not in headers for letter in edited)
