@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 .DEFAULT_GOAL := help
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ bench: $(STAMP) ## the benchmarks (quality and speed), printed as Markdown
 	$(PY) benchmarks/dedup_eval.py
 	OMP_NUM_THREADS=1 $(PY) benchmarks/ner_eval.py
 
+bench-peers: $(STAMP) ## the peer table: plain clients, Quix Streams, faust and our stages
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(VENV)/bin/streams broker start
+	$(PY) benchmarks/peers.py
+
 train-de: $(STAMP) ## retrain the German NER pipeline from ../shared/data/train/ner
 	$(PY) -m pip install --quiet -e '.[train]'
 	$(PY) training/de/train.py all
@@ -49,4 +54,4 @@ clean: ## stop the broker and remove the virtualenv and caches
 	-$(VENV)/bin/streams broker stop
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache streams-data
 
-.PHONY: help setup system-deps run broker test lint bench train-de clean
+.PHONY: help setup system-deps run broker test lint bench bench-peers train-de clean

@@ -78,7 +78,7 @@ async def ensure_topics(settings: Settings, connect_seconds: float = 60.0) -> li
                 if code and error is not TopicAlreadyExistsError:
                     raise BrokerError(f"cannot create topic {name}: {error.__name__} {message}")
             log.info("created topics %s", [topic.name for topic in missing])
-            await _wait_for_leaders(client, [topic.name for topic in missing], connect_seconds)
+            await wait_for_leaders(client, [topic.name for topic in missing], connect_seconds)
         fixed = [t for t in declarations(settings) if t.partitions != settings.partitions]
         for topic in fixed:
             if topic in missing:
@@ -114,7 +114,7 @@ async def _topic_names(client: AIOKafkaAdminClient, wait_seconds: float) -> list
             await asyncio.sleep(0.2)
 
 
-async def _wait_for_leaders(
+async def wait_for_leaders(
     client: AIOKafkaAdminClient, names: list[str], wait_seconds: float
 ) -> None:
     """New partitions take a moment to elect a leader; clients used before then get errors."""
