@@ -240,9 +240,7 @@ def variants(article: Article, rng: random.Random, vocabulary: list[str]) -> dic
 
 def new_index() -> tuple[DedupIndex, dict[str, dict[str, Any]]]:
     """An index on plain dicts, returned with them for the memory count."""
-    state: dict[str, dict[str, Any]] = {
-        name: {} for name in ("verdicts", "fingerprints", "roots", "bands", "expiry")
-    }
+    state: dict[str, dict[str, Any]] = {name: {} for name in ("verdicts", "roots")}
     defaults = Settings()
     index = DedupIndex(
         **state,
@@ -321,11 +319,9 @@ def quality(data: Path, per_language: int) -> dict[str, Any]:
     counts = {name: len(mapping) for name, mapping in state.items()}
     sizes = {name: state_bytes(mapping) for name, mapping in state.items()}
     duplicates = {k: v for k, v in state["verdicts"].items() if v["status"] != "unique"}
-    shared = sizes["expiry"] / counts["verdicts"]
-    per_duplicate = state_bytes(duplicates) / len(duplicates) + shared
-    root_state = sizes["fingerprints"] + sizes["roots"] + sizes["bands"]
+    per_duplicate = state_bytes(duplicates) / len(duplicates)
     unique_verdicts = sizes["verdicts"] - state_bytes(duplicates)
-    per_root = (root_state + unique_verdicts) / counts["roots"] + shared
+    per_root = (sizes["roots"] + unique_verdicts) / counts["roots"]
     return {
         "fed": len(items),
         "originals": Counter(a.lang for a in originals),
@@ -478,9 +474,10 @@ def report(result: dict[str, Any], timing: dict[str, Any], command: str) -> str:
         f"({keys / articles:.1f} keys); by mapping: "
         + ", ".join(f"{k} {v / articles:.0f} B" for k, v in result["sizes"].items())
         + f". A root costs about {result['per_root']:.0f} B "
-        f"(verdict, fingerprint, signature, {sim.BANDS} bucket entries), a duplicate about "
-        f"{result['per_duplicate']:.0f} B (its verdict). Ids here are 15-20 characters; "
-        "RocksDB and changelog overheads come on top.",
+        f"(verdict and signature), a duplicate about {result['per_duplicate']:.0f} B (its "
+        "verdict). Ids here are 15-20 characters; RocksDB and changelog overheads come on "
+        f"top, and the lookups kept in memory (fingerprint, {sim.BANDS} bucket entries and "
+        "an expiry entry per root) beside them.",
         "",
         "### Speed",
         "",

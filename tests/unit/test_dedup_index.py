@@ -11,6 +11,7 @@ import pytest
 
 from streams.records import Verdict
 from streams.stages.dedup.index import DedupIndex
+from streams.stages.dedup.similarity import band_keys, normalise, shingle_hashes, signature
 from tests.unit.synthetic import edit
 
 DAY = 24 * 3600.0
@@ -44,9 +45,7 @@ class JsonTable(MutableMapping[str, Any]):
 
 
 def make_index(**options: Any) -> tuple[DedupIndex, dict[str, JsonTable]]:
-    tables = {
-        name: JsonTable() for name in ("verdicts", "fingerprints", "roots", "bands", "expiry")
-    }
+    tables = {name: JsonTable() for name in ("verdicts", "roots")}
     defaults: dict[str, Any] = {"threshold": 0.5, "retention_seconds": RETENTION}
     return DedupIndex(**tables, **(defaults | options)), tables
 
@@ -149,7 +148,7 @@ def test_expired_roots_stop_matching_before_and_after_expire() -> None:
     assert index.check("b", body, late) == UNIQUE
     assert index.check("c", edit(body, 0.05, seed=2), late + 1).duplicate_of == "b"
     assert index.expire(late + RETENTION + BUCKET) == 3
-    assert all(len(table) == 0 for name, table in tables.items() if name != "expiry")
+    assert all(len(table) == 0 for table in tables.values())
     assert index.check("d", body, late + RETENTION + BUCKET) == UNIQUE
 
 
@@ -162,14 +161,11 @@ def test_expire_removes_only_what_ran_out() -> None:
     assert index.expire(T0 + RETENTION + BUCKET) == 2
     assert set(tables["verdicts"]) == {"new"}
     assert set(tables["roots"]) == {"new"}
-    assert len(tables["fingerprints"]) == 1
-    assert all(members == ["new"] for members in tables["bands"].values())
-    assert len(tables["bands"]) == 16
     copy = index.check("new-copy", edit(article(2), 0.05, seed=3), T0 + 3 * DAY)
     assert copy.duplicate_of == "new"
     assert index.expire(T0 + 10 * DAY + BUCKET) == 2
-    assert all(len(table) == 0 for name, table in tables.items() if name != "expiry")
-    assert tables["expiry"]["buckets"] == []
+    assert all(len(table) == 0 for table in tables.values())
+    assert index.expire(T0 + 30 * DAY) == 0
 
 
 def test_an_id_seen_again_after_expiry_keeps_its_new_entries() -> None:
@@ -182,11 +178,11 @@ def test_an_id_seen_again_after_expiry_keeps_its_new_entries() -> None:
     assert index.check("c", article(1), T0 + RETENTION + 3) == UNIQUE
 
 
-def test_many_articles_in_one_bucket_span_several_expiry_chunks() -> None:
+def test_a_time_bucket_of_many_articles_expires_whole() -> None:
     index, tables = make_index(retention_seconds=RETENTION, bucket_seconds=BUCKET)
     for n in range(150):
         index.check(f"id{n}", article(n, 30), T0 + n)
-    assert max(len(v) for k, v in tables["expiry"].items() if ":" in k) == 64
+    assert index.expire(T0 + RETENTION) == 0
     assert index.expire(T0 + RETENTION + BUCKET) == 150
     assert len(tables["verdicts"]) == len(tables["roots"]) == 0
 
@@ -220,12 +216,48 @@ def test_same_input_order_gives_same_verdicts_and_state() -> None:
     assert sum(v.status == "unique" for v in runs[0][0]) == 7
 
 
-def test_bucket_lists_are_capped() -> None:
-    index, tables = make_index(threshold=1.0, max_bucket_roots=2)
-    for n in range(10):
-        index.check(f"id{n}", edit(article(1), 0.02, seed=n), T0 + n)
-    assert len(tables["roots"]) == 10
-    assert max(len(members) for members in tables["bands"].values()) == 2
+def test_a_crowded_bucket_gives_its_earliest_roots_whatever_order_they_came_in() -> None:
+    copies = [(f"id{n}", edit(article(1), 0.02, seed=n), T0 + n) for n in range(10)]
+    query = index_keys(edit(article(1), 0.02, seed=99))
+    found = []
+    for order in (copies, copies[::-1], copies[3:] + copies[:3]):
+        # threshold 1.0: no copy matches another, so each becomes a root
+        index, tables = make_index(threshold=1.0, max_bucket_roots=2)
+        for message in order:
+            index.check(*message)
+        assert len(tables["roots"]) == 10
+        found.append(sorted(index.candidates("query", query, T0 + 20)))
+    assert found[0] == found[1] == found[2]
+    assert 2 <= len(found[0]) < 10
+
+
+def index_keys(body: str) -> list[str]:
+    return band_keys(signature(shingle_hashes(normalise(body))))
+
+
+def test_rebuilt_lookups_give_the_verdicts_the_live_ones_give() -> None:
+    """A restarted worker rebuilds the lookups from the restored tables: from then on it
+    judges as the worker that never stopped."""
+    stream = [
+        (f"id{n}", edit(article(n % 9), 0.05 * (n % 3) if n >= 9 else 0.0, seed=n), T0 + n * BUCKET)
+        for n in range(60)
+    ]
+    live, tables = make_index(retention_seconds=20 * BUCKET, bucket_seconds=BUCKET)
+    for message in stream[:30]:
+        live.check(*message)
+    live.expire(T0 + 30 * BUCKET)
+    restored = {name: JsonTable() for name in tables}
+    for name, table in tables.items():
+        restored[name].data = dict(table.data)
+    rebuilt = DedupIndex(
+        **restored, threshold=0.5, retention_seconds=20 * BUCKET, bucket_seconds=BUCKET
+    )
+    for message in stream[30:]:
+        assert rebuilt.check(*message) == live.check(*message)
+        _, _, timestamp = message
+        assert rebuilt.expire(timestamp) == live.expire(timestamp)
+    assert restored["verdicts"].data == tables["verdicts"].data
+    assert restored["roots"].data == tables["roots"].data
 
 
 @pytest.mark.parametrize(

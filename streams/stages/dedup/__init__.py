@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from streams.metrics import Metrics
@@ -16,9 +18,11 @@ if TYPE_CHECKING:
 
     from streams.settings import Settings
 
+log = logging.getLogger(__name__)
+
 NAME = "dedup"
 METHOD = "minhash-lsh"
-TABLES = ("verdicts", "fingerprints", "roots", "bands", "expiry")
+TABLES = ("verdicts", "roots")
 """The faust tables DedupIndex keeps its state in, each backed by a changelog topic."""
 
 
@@ -63,7 +67,8 @@ class Deduplication:
 
 def build(settings: Settings, app: faust.App) -> Deduplication:
     """The stage with its state in RocksDB tables backed by changelogs, so a moved worker
-    recovers it; tables are partitioned like the stage's one-partition input."""
+    recovers it; tables are partitioned like the stage's one-partition input. The index's
+    in-memory lookups are rebuilt each time faust has restored the tables."""
     partitions = settings.partitions_of(settings.stage_topics[NAME])
     tables: dict[str, Any] = {
         name: app.Table(f"{NAME}-{name}", partitions=partitions, key_type=str) for name in TABLES
@@ -75,4 +80,14 @@ def build(settings: Settings, app: faust.App) -> Deduplication:
         retention_seconds=retention,
         bucket_seconds=min(3600.0, retention / 24),
     )
+
+    async def rebuild() -> None:
+        started = time.perf_counter()
+        roots, verdicts = index.rebuild()
+        seconds = time.perf_counter() - started
+        log.info(
+            "dedup: lookups rebuilt from %d roots, %d verdicts in %.1f s", roots, verdicts, seconds
+        )
+
+    tables["roots"].on_recover(rebuild)
     return Deduplication(index, settings.dedup_threshold)

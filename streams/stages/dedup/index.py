@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import MutableMapping
 from dataclasses import dataclass
@@ -28,10 +29,6 @@ factory, so that reading a missing key creates nothing) in the worker."""
 
 DEFAULT_BUCKET_SECONDS = 3600.0
 DEFAULT_MAX_BUCKET_ROOTS = 64
-EXPIRY_CHUNK = 64
-"""Ids per expiry-index value: appending rewrites the whole value, so it must stay small."""
-
-_BUCKETS_KEY = "buckets"
 
 
 _UNIQUE = Verdict("unique", None, None)
@@ -62,32 +59,29 @@ class Judgement:
 class DedupIndex:
     """Finds the root an article duplicates, or makes the article a root.
 
-    Every piece of state lives in the five mappings passed in, so that a faust worker can back
-    them with RocksDB tables and changelog topics and a restarted or moved worker recovers them.
-    Values are rebuilt, never mutated in place, because a faust table only persists assignments.
+    Two mappings passed in are the state, which a faust worker backs with RocksDB tables and
+    changelog topics, so that a restarted or moved worker recovers them:
 
     - verdicts: article id -> {"ts", "status", "of"?, "sim"?}, so a redelivered id gets its
-      stored verdict back.
-    - fingerprints: normalised-body fingerprint -> {"root", "ts"}, for exact duplicates.
+      stored verdict back;
     - roots: root id -> {"ts", "fp", "sig"} with the base64 MinHash signature.
-    - bands: LSH bucket key -> root ids (at most max_bucket_roots).
-    - expiry: "buckets" -> live time buckets; "<bucket>" -> ids recorded in it;
-      "<bucket>:<chunk>" -> up to EXPIRY_CHUNK of those ids. expire() reads only the buckets
-      that ran out instead of scanning every article.
+
+    What finds candidates is derived from them and kept in memory, rebuilt by `rebuild()`
+    once the tables are restored: the exact-copy fingerprints, the LSH bands (16 keys per
+    root, each a changelog write when they were tables: most of the stage's cost) and the
+    expiry buckets. Per article that leaves one state write, two for a new root.
 
     Only roots are indexed for matching, so groups have one root and no chains. Expiry of an
     entry counts from the article's own timestamp; lookups check it, so an expired root stops
-    matching even before expire() has cleared it.
+    matching even before expire() has cleared it. Values are rebuilt, never mutated in place,
+    because a faust table only persists assignments.
     """
 
     def __init__(
         self,
         *,
         verdicts: State,
-        fingerprints: State,
         roots: State,
-        bands: State,
-        expiry: State,
         threshold: float,
         retention_seconds: float,
         bucket_seconds: float = DEFAULT_BUCKET_SECONDS,
@@ -98,14 +92,34 @@ class DedupIndex:
         if retention_seconds <= 0 or bucket_seconds <= 0 or max_bucket_roots < 1:
             raise ValueError("retention, bucket width and bucket capacity must be positive")
         self._verdicts = verdicts
-        self._fingerprints = fingerprints
         self._roots = roots
-        self._bands = bands
-        self._expiry = expiry
         self._threshold = threshold
         self._retention = retention_seconds
         self._bucket_seconds = bucket_seconds
         self._max_bucket_roots = max_bucket_roots
+        self._fingerprints: dict[str, str] = {}
+        """Normalised-body fingerprint -> the root that has it."""
+        self._bands: dict[str, list[str]] = {}
+        """LSH bucket key -> the roots in it, every one of them."""
+        self._root_times: dict[str, float] = {}
+        self._expiry: dict[int, list[str]] = {}
+        """Time bucket -> the ids recorded in it, so expire() reads only what ran out."""
+        self.rebuild()
+
+    def rebuild(self) -> tuple[int, int]:
+        """Derive the in-memory lookups from the two mappings, as they are now; return how
+        many roots and verdicts they hold."""
+        self._fingerprints.clear()
+        self._bands.clear()
+        self._root_times.clear()
+        self._expiry.clear()
+        for root_id, root in self._roots.items():
+            self._index_root(root_id, root)
+        verdicts = 0
+        for article_id, stored in self._verdicts.items():
+            self._expiry.setdefault(self._bucket(stored["ts"]), []).append(article_id)
+            verdicts += 1
+        return len(self._root_times), verdicts
 
     def check(self, article_id: str, body: str, timestamp: float) -> Verdict:
         """Judge one article and record the verdict at once (see judge and record)."""
@@ -139,10 +153,7 @@ class DedupIndex:
     def record(self, judgement: Judgement) -> None:
         """Store a verdict (and a new root), so the same id always gets it back."""
         if judgement.root is not None:
-            root = judgement.root
-            self._add_root(
-                judgement.article_id, root.digest, root.sig, root.keys, judgement.timestamp
-            )
+            self._add_root(judgement.article_id, judgement.root, judgement.timestamp)
         if not judgement.stored:
             self._record(judgement.article_id, judgement.verdict, judgement.timestamp)
 
@@ -153,38 +164,36 @@ class DedupIndex:
         bucket width; check() ignores such entries meanwhile.
         """
         cutoff = now - self._retention
-        buckets: list[int] = self._expiry.get(_BUCKETS_KEY, [])
-        due = [bucket for bucket in buckets if (bucket + 1) * self._bucket_seconds <= cutoff]
-        if not due:
-            return 0
+        due = [b for b in self._expiry if (b + 1) * self._bucket_seconds <= cutoff]
         forgotten = 0
         for bucket in due:
-            count = self._expiry.pop(str(bucket), 0)
-            for chunk in range(math.ceil(count / EXPIRY_CHUNK)):
-                for article_id in self._expiry.pop(f"{bucket}:{chunk}", []):
-                    forgotten += self._forget(article_id, cutoff)
-        self._expiry[_BUCKETS_KEY] = [bucket for bucket in buckets if bucket not in due]
+            for article_id in self._expiry.pop(bucket):
+                forgotten += self._forget(article_id, cutoff)
         return forgotten
+
+    def _bucket(self, timestamp: float) -> int:
+        return math.floor(timestamp / self._bucket_seconds)
 
     def _live(self, entry_timestamp: float, timestamp: float) -> bool:
         return timestamp < entry_timestamp + self._retention
 
     def _exact_match(self, article_id: str, digest: str, timestamp: float) -> Verdict | None:
-        entry = self._fingerprints.get(digest)
-        if entry is None or entry["root"] == article_id or not self._live(entry["ts"], timestamp):
+        root_id = self._fingerprints.get(digest)
+        if root_id is None or root_id == article_id:
             return None
-        return Verdict("exact_duplicate", entry["root"], 1.0)
+        if not self._live(self._root_times[root_id], timestamp):
+            return None
+        return Verdict("exact_duplicate", root_id, 1.0)
 
     def _near_match(
         self, article_id: str, sig: NDArray[np.uint16], keys: list[str], timestamp: float
     ) -> Verdict | None:
         """Best live root among the LSH candidates; ties go to the earliest root, then lowest id,
         so the verdict does not depend on the order of bucket lists."""
-        candidates = dict.fromkeys(root for key in keys for root in self._bands.get(key, ()))
         best: tuple[float, float, str] | None = None
-        for root_id in candidates:
-            root = None if root_id == article_id else self._roots.get(root_id)
-            if root is None or not self._live(root["ts"], timestamp):
+        for root_id in self.candidates(article_id, keys, timestamp):
+            root = self._roots.get(root_id)
+            if root is None:
                 continue
             score = similarity(sig, decode_signature(root["sig"]))
             rank = (-score, float(root["ts"]), root_id)
@@ -194,36 +203,53 @@ class DedupIndex:
             return None
         return Verdict("near_duplicate", best[2], -best[0])
 
-    def _add_root(
-        self,
-        article_id: str,
-        digest: str,
-        sig: NDArray[np.uint16],
-        keys: list[str],
-        timestamp: float,
-    ) -> None:
+    def candidates(self, article_id: str, keys: list[str], timestamp: float) -> list[str]:
+        """The live roots other than `article_id` that share a bucket key with it.
+
+        Each bucket gives at most its `max_bucket_roots` earliest live roots (by time, then
+        id): a key that boilerplate shares with thousands of roots costs no more than that,
+        and which roots are scored does not depend on the order they came in.
+        """
+        found: dict[str, None] = {}
+        for key in keys:
+            members = [
+                root_id
+                for root_id in self._bands.get(key, ())
+                if root_id != article_id and self._live(self._root_times[root_id], timestamp)
+            ]
+            if len(members) > self._max_bucket_roots:
+                members = heapq.nsmallest(
+                    self._max_bucket_roots, members, key=lambda r: (self._root_times[r], r)
+                )
+            found.update(dict.fromkeys(members))
+        return list(found)
+
+    def _add_root(self, article_id: str, root: _Root, timestamp: float) -> None:
         previous = self._roots.get(article_id)
         if previous is not None:
             self._unlink_root(article_id, previous)
-        self._fingerprints[digest] = {"root": article_id, "ts": timestamp}
-        self._roots[article_id] = {"ts": timestamp, "fp": digest, "sig": encode_signature(sig)}
-        for key in keys:
-            members: list[str] = self._bands.get(key, [])
-            if len(members) < self._max_bucket_roots:
-                self._bands[key] = [*members, article_id]
+        stored = {"ts": timestamp, "fp": root.digest, "sig": encode_signature(root.sig)}
+        self._roots[article_id] = stored
+        self._index_root(article_id, stored, root.keys)
+
+    def _index_root(
+        self, article_id: str, root: dict[str, Any], keys: list[str] | None = None
+    ) -> None:
+        self._fingerprints[root["fp"]] = article_id
+        self._root_times[article_id] = float(root["ts"])
+        for key in keys if keys is not None else band_keys(decode_signature(root["sig"])):
+            self._bands.setdefault(key, []).append(article_id)
 
     def _unlink_root(self, article_id: str, root: dict[str, Any]) -> None:
-        """Remove a root from the fingerprint and bucket indexes (not from roots itself)."""
-        entry = self._fingerprints.get(root["fp"])
-        if entry is not None and entry["root"] == article_id:
+        """Remove a root from the in-memory lookups (not from roots itself)."""
+        if self._fingerprints.get(root["fp"]) == article_id:
             del self._fingerprints[root["fp"]]
+        self._root_times.pop(article_id, None)
         for key in band_keys(decode_signature(root["sig"])):
-            members: list[str] = self._bands.get(key, [])
+            members = self._bands.get(key, [])
             if article_id in members:
-                rest = [member for member in members if member != article_id]
-                if rest:
-                    self._bands[key] = rest
-                else:
+                members.remove(article_id)
+                if not members:
                     del self._bands[key]
 
     def _record(self, article_id: str, verdict: Verdict, timestamp: float) -> None:
@@ -231,14 +257,7 @@ class DedupIndex:
         if verdict.duplicate_of is not None:
             stored |= {"of": verdict.duplicate_of, "sim": verdict.similarity}
         self._verdicts[article_id] = stored
-        bucket = math.floor(timestamp / self._bucket_seconds)
-        count: int | None = self._expiry.get(str(bucket))
-        if count is None:
-            count = 0
-            self._expiry[_BUCKETS_KEY] = [*self._expiry.get(_BUCKETS_KEY, []), bucket]
-        chunk_key = f"{bucket}:{count // EXPIRY_CHUNK}"
-        self._expiry[chunk_key] = [*self._expiry.get(chunk_key, []), article_id]
-        self._expiry[str(bucket)] = count + 1
+        self._expiry.setdefault(self._bucket(timestamp), []).append(article_id)
 
     def _forget(self, article_id: str, cutoff: float) -> int:
         """Delete an article's entries if it expired; 0 when it was recorded again since."""
