@@ -59,6 +59,8 @@ class Contender:
     guarantee: str
     models: bool = False
     """Runs the shipped entity models: measured on the smaller article count."""
+    workers: int = 1
+    """Ours: this many worker processes of the same stages, started together."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,10 +328,10 @@ def run_ours(settings: Settings, contender: Contender, batch: list[dict[str, str
     asyncio.run(stamp_on_arrival(ours, target))
     raw = source == ours.topic_raw
     pipeline.produce(messages(batch, None if raw else stage, source), topic=source)
-    worker = pipeline.start_worker(stage)
+    workers = pipeline.start_workers(*[stage or ""] * contender.workers)
     try:
         stamps = arrival_times(ours, target, len(batch), timeout=1800)
-        rss = peak_rss_mib(worker.pid)
+        rss = max(peak_rss_mib(worker.pid) for worker in workers)
     finally:
         pipeline.stop_all()
     return Result(contender, len(batch), rate_of(stamps), rss)
@@ -359,6 +361,7 @@ def contenders(only: set[str] | None) -> list[Contender]:
         ),
         Contender("entities", "exactly_once", models=True),
         *(Contender("pipeline+models", guarantee, models=True) for guarantee in GUARANTEES),
+        Contender("pipeline+models", "exactly_once", models=True, workers=2),
     ]
     return [c for c in every if only is None or c.name in only]
 
@@ -372,8 +375,10 @@ def table(results: list[Result], bound: float | None) -> str:
     for result in results:
         base = faust.get(result.contender.guarantee)
         ratio = f"{result.rate / base:.2f}" if base else "-"
+        workers = f", {result.contender.workers} workers" if result.contender.workers > 1 else ""
         lines.append(
-            f"| {result.contender.name} | {result.contender.guarantee} | {result.articles:,} "
+            f"| {result.contender.name}{workers} | {result.contender.guarantee} "
+            f"| {result.articles:,} "
             f"| {result.rate:,.0f} | {ratio} | {result.rss_mib:,.0f} MiB |"
         )
     if bound is not None:
