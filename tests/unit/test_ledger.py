@@ -52,8 +52,19 @@ def test_a_message_fetched_again_after_a_gap_fills_it() -> None:
     assert ledger.reach() == 8
 
 
-def test_a_commit_forgets_what_lies_below_it() -> None:
+def test_nothing_is_committable_until_the_partition_start_is_known() -> None:
     ledger = Ledger(floor=None)
+    done(ledger, 72, 73)
+    assert ledger.reach() is None
+    assert ledger.hole() is None
+    assert not ledger.settled()
+    ledger.commit(0)
+    assert ledger.reach() == 0
+    assert ledger.hole() == (0, 72)
+
+
+def test_a_commit_forgets_what_lies_below_it() -> None:
+    ledger = Ledger(floor=3)
     done(ledger, 3, 4)
     assert ledger.reach() == 5
     ledger.commit(5)

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer
 from faust.types import TP, Message
 
@@ -59,20 +60,48 @@ class LedgerConsumer(Consumer):
         self._fetched_to: dict[TP, int] = {}
         """Per stage partition, the offset after the last record fetched, while known."""
         self._stage_topics = frozenset(self.settings.stage_topics.values())
+        self._starts: dict[TP, int] = {}
+        """Where each partition's log starts: the floor of a partition never committed."""
+        self._learning: dict[TP, asyncio.Future[None]] = {}
 
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         return StableEndsThread(self, loop=self.loop, beacon=self.beacon)
 
     def _ledger(self, tp: TP) -> Ledger:
-        """The partition's ledger, trimmed to faust's record of the last commit."""
+        """The partition's ledger, trimmed to faust's record of the last commit.
+
+        A partition never committed starts where its log starts, which the broker is asked;
+        until it answers nothing of the partition is committed. (faust records a commit
+        at offset 0 as none, so that case is asked too.)
+        """
         key = TP(tp.topic, tp.partition)
-        committed = self._committed_offset[tp]
+        floor = self._committed_offset[tp]
+        if floor is None:
+            floor = self._starts.get(key)
+            if floor is None:
+                self._learn_start_soon(key)
         ledger = self._ledgers.get(key)
         if ledger is None:
-            ledger = self._ledgers[key] = Ledger(floor=committed)
-        elif committed is not None and (ledger.floor is None or committed > ledger.floor):
-            ledger.commit(committed)
+            ledger = self._ledgers[key] = Ledger(floor=floor)
+        elif floor is not None and (ledger.floor is None or floor > ledger.floor):
+            ledger.commit(floor)
         return ledger
+
+    def _learn_start_soon(self, tp: TP) -> None:
+        if tp not in self._learning:
+            self._learning[tp] = asyncio.ensure_future(self._learn_start(tp))
+
+    async def _learn_start(self, tp: TP) -> None:
+        try:
+            partition = TopicPartition(tp.topic, tp.partition)
+            async with self._probe_lock:
+                consumer = await self._probe_reader()
+                starts = await consumer.beginning_offsets([partition])
+            self._starts[tp] = starts[partition]
+        except KafkaError as error:
+            self.log.warning("%s: cannot read where the log starts (%r); asking again", tp, error)
+        finally:
+            self._learning.pop(tp, None)
 
     def first_time(self, message: Message) -> bool:
         """True the first time an agent takes this offset while the partition is ours."""
@@ -189,10 +218,14 @@ class LedgerConsumer(Consumer):
     async def _first_record(self, tp: TopicPartition, first: int, after: int) -> int | None:
         """The offset of the first committed record in [first, after), if there is one."""
         async with self._probe_lock:
-            if self._probe_consumer is None:
-                self._probe_consumer = reader(self.settings)
-                await self._probe_consumer.start()
-            return await first_committed_record(self._probe_consumer, tp, first, after)
+            return await first_committed_record(await self._probe_reader(), tp, first, after)
+
+    async def _probe_reader(self) -> AIOKafkaConsumer:
+        """The consumer that asks the broker about gaps and log starts (under the lock)."""
+        if self._probe_consumer is None:
+            self._probe_consumer = reader(self.settings)
+            await self._probe_consumer.start()
+        return self._probe_consumer
 
     async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
         """Forget the partitions that moved away; keep the ledgers of those that stayed.
@@ -205,6 +238,8 @@ class LedgerConsumer(Consumer):
         kept = {TP(tp.topic, tp.partition) for tp in assigned}
         for tp in [tp for tp in self._fetched_to if tp not in kept]:
             del self._fetched_to[tp]
+        for tp in [tp for tp in self._starts if tp not in kept]:
+            del self._starts[tp]
         for tp in [tp for tp in self._ledgers if tp not in kept]:
             del self._ledgers[tp]
             self._last_finished.pop(tp, None)

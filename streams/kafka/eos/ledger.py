@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Ledger:
-    """One partition while it stays with the worker; `floor` is its committed offset."""
+    """One partition while it stays with the worker; `floor` is its committed offset, or
+    where the log starts when nothing was committed; None until that is known."""
 
     floor: int | None
     taken: set[int] = field(default_factory=set)
@@ -32,10 +33,15 @@ class Ledger:
         self.finished.add(offset)
 
     def reach(self) -> int | None:
-        """The offset after the run of finished offsets (and verified holes) from the floor."""
-        if not self.finished:
+        """The offset after the run of finished offsets (and verified holes) from the floor.
+
+        None while the floor is unknown: the first offset an agent finished is not where
+        the partition starts, when records before it were fetched and dropped at a
+        rebalance (seen: 72 articles of a partition committed, never processed).
+        """
+        if self.floor is None or not self.finished:
             return self.floor
-        position = min(self.finished) if self.floor is None else self.floor
+        position = self.floor
         while True:
             if position in self.finished:
                 position += 1
