@@ -117,7 +117,7 @@ class DedupIndex:
             self._index_root(root_id, root)
         verdicts = 0
         for article_id, stored in self._verdicts.items():
-            self._expiry.setdefault(self._bucket(stored["ts"]), []).append(article_id)
+            self._expire_later(article_id, stored["ts"])
             verdicts += 1
         return len(self._root_times), verdicts
 
@@ -171,8 +171,9 @@ class DedupIndex:
                 forgotten += self._forget(article_id, cutoff)
         return forgotten
 
-    def _bucket(self, timestamp: float) -> int:
-        return math.floor(timestamp / self._bucket_seconds)
+    def _expire_later(self, article_id: str, timestamp: float) -> None:
+        """File the article under the time bucket expire() will clear it with."""
+        self._expiry.setdefault(math.floor(timestamp / self._bucket_seconds), []).append(article_id)
 
     def _live(self, entry_timestamp: float, timestamp: float) -> bool:
         return timestamp < entry_timestamp + self._retention
@@ -257,7 +258,7 @@ class DedupIndex:
         if verdict.duplicate_of is not None:
             stored |= {"of": verdict.duplicate_of, "sim": verdict.similarity}
         self._verdicts[article_id] = stored
-        self._expiry.setdefault(self._bucket(timestamp), []).append(article_id)
+        self._expire_later(article_id, timestamp)
 
     def _forget(self, article_id: str, cutoff: float) -> int:
         """Delete an article's entries if it expired; 0 when it was recorded again since."""
