@@ -348,7 +348,7 @@ def run_ours(settings: Settings, contender: Contender, batch: list[dict[str, str
     workers = pipeline.start_workers(*[stage or ""] * contender.workers)
     try:
         stamps = arrival_times(ours, target, len(batch), timeout=1800)
-        began = min(arrival_times(ours, first_hop, len(batch), timeout=60))
+        began = None if first_hop == target else min(arrival_times(ours, first_hop, len(batch), 60))
         rss = max(peak_rss_mib(worker.pid) for worker in workers)
     finally:
         pipeline.stop_all()
